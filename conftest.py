@@ -1,0 +1,3 @@
+"""Repository-wide pytest settings: what is not a test of ours."""
+
+collect_ignore = ["examples", "bench", "build"]

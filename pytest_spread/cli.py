@@ -1,0 +1,62 @@
+"""The `spread` command: Spread's own flags, for users switching from the Go tool."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from .errors import SpreadError
+from .project.filters import select_jobs
+from .project.loader import load_project
+from .project.matrix import build_matrix
+from .spread_flags import FlagError, OptionsError, SpreadOptions, parse_spread_args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `spread` command; returns the exit status (0, 1 on errors, 2 on bad flags)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        options = parse_spread_args(args)
+    except FlagError as exc:
+        if exc.message:
+            print(exc.message, file=sys.stderr)
+        if exc.usage:
+            print(exc.usage, end="", file=sys.stderr)
+        return exc.exit_code
+    except OptionsError as exc:
+        return _fail(str(exc))
+    try:
+        if options.list:
+            return list_jobs(options)
+        return _fail("running jobs is not implemented yet; use -list")
+    except SpreadError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+
+
+def list_jobs(options: SpreadOptions) -> int:
+    """Print the selected job names, one per line, in Spread's order."""
+    project = load_project()
+    for warning in project.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    jobs = select_jobs(build_matrix(project).jobs, options.filters)
+    out = sys.stdout
+    out.write("\n".join(job.name for job in jobs))
+    out.write("\n")
+    out.flush()
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        status = main()
+    except BrokenPipeError:
+        status = 1
+    sys.exit(status)

@@ -1,0 +1,55 @@
+"""pytest collectors and items: one `TaskFile` per task.yaml, one `SpreadItem` per job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .errors import display_path
+from .project.matrix import Job
+
+
+class SpreadItem(pytest.Item):
+    """One Spread job; `name` is the job name, the node id `<suite>/<task>/task.yaml::<name>`."""
+
+    def __init__(self, *, job: Job, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job = job
+        self.own_markers.append(pytest.mark.spread(
+            backend=job.backend.name, system=job.system.name, suite=job.suite.name,
+            task=job.task.name, variant=job.variant).mark)
+
+    def runtest(self) -> None:
+        pytest.fail(f"{self.name}: execution not implemented yet", pytrace=False)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.job.task.file, max(self.job.task.execute_line - 1, 0), self.name
+
+
+class TaskFile(pytest.File):
+    """A task.yaml: its jobs are the items."""
+
+    def __init__(self, *, jobs: Iterable[Job] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.jobs = list(jobs)
+
+    def collect(self) -> list[SpreadItem]:
+        make = SpreadItem.from_parent
+        return [make(self, name=job.name, job=job) for job in self.jobs]
+
+
+class ProjectErrorFile(pytest.File):
+    """A spread.yaml or task.yaml whose content stops the project from loading."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def collect(self) -> list[pytest.Item]:
+        raise self.CollectError(self.message)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, display_path(self.path)

@@ -1,0 +1,149 @@
+"""pytest hooks and options: `pytest --spread` collects a Spread project's jobs as items."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .collect import ProjectErrorFile, SpreadItem, TaskFile
+from .errors import ProjectError, SpreadError
+from .project.filters import compile_filters, drop_manual, matches_any
+from .project.loader import load_project
+from .project.matrix import Job, Matrix, build_matrix
+
+
+@dataclass
+class SpreadState:
+    """What this pytest process knows of the project (one per process, also under xdist)."""
+
+    matrix: Matrix | None = None
+    error: SpreadError | None = None
+    error_reported: bool = False
+    jobs_by_file: dict[Path, list[Job]] = field(default_factory=dict)
+
+
+STATE = pytest.StashKey[SpreadState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("spread", "Spread full-system tests")
+    group.addoption("--spread", action="store_true", default=False,
+                    help="collect the jobs of the Spread project (spread.yaml) as tests")
+    group.addoption("--spread-project", metavar="PATH", default=None,
+                    help="spread.yaml, or a directory to look for it from "
+                         "(default: the first argument, else the current directory)")
+    group.addoption("--spread-filter", metavar="EXPR", action="append", default=[],
+                    help="select jobs with Spread's filter syntax (repeatable; any may match), "
+                         "e.g. lxd:ubuntu-22.04: or tests/main/")
+    group.addoption("--spread-strict", action="store_true", default=False,
+                    help="treat keys Spread ignores (unknown fields) as errors")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "spread(backend, system, suite, task, variant): a Spread job; select with "
+        "-m \"spread(backend='lxd')\"")
+    if config.getoption("spread"):
+        config.stash[STATE] = SpreadState()
+
+
+def pytest_collection(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None:
+        return
+    config = session.config
+    try:
+        project = load_project(_project_location(config),
+                               strict=config.getoption("spread_strict"))
+        for warning in project.warnings:
+            warnings.warn(SpreadWarning(str(warning)), stacklevel=1)
+        matrix = build_matrix(project)
+        filters = compile_filters(config.getoption("spread_filter"))
+    except SpreadError as exc:
+        state.error = exc
+        if not isinstance(exc, ProjectError) or exc.file is None:
+            raise pytest.UsageError(str(exc)) from None
+        return
+    state.matrix = matrix
+    for job in matrix.jobs:
+        if matches_any(filters, job):
+            state.jobs_by_file.setdefault(job.task.file, []).append(job)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.File | None:
+    state = parent.config.stash.get(STATE, None)
+    if state is None:
+        return None
+    if state.error is not None:
+        if isinstance(state.error, ProjectError) and state.error.file == file_path:
+            state.error_reported = True
+            return ProjectErrorFile.from_parent(parent, path=file_path, message=str(state.error))
+        return None
+    jobs = state.jobs_by_file.get(file_path)
+    if jobs is None:
+        return None
+    return TaskFile.from_parent(parent, path=file_path, jobs=jobs)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """Put jobs in Spread's order and drop manual ones no selection names."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    if state.error is not None and not state.error_reported:
+        raise pytest.UsageError(str(state.error))
+    slots = [index for index, item in enumerate(items) if isinstance(item, SpreadItem)]
+    if not slots:
+        return
+    jobs: list[SpreadItem] = [items[index] for index in slots]  # type: ignore[misc]
+    explicit = bool(config.getoption("spread_filter") or config.getoption("keyword")
+                    or config.getoption("markexpr"))
+    kept = drop_manual(jobs, _job_of, explicit)
+    if len(kept) < len(jobs):
+        kept_ids = {id(item) for item in kept}
+        config.hook.pytest_deselected(items=[i for i in jobs if id(i) not in kept_ids])
+    kept.sort(key=_item_key)
+    items[:] = _merge(items, kept) if len(slots) < len(items) else kept
+
+
+class SpreadWarning(pytest.PytestWarning):
+    """A Spread project setting that Spread would silently ignore."""
+
+
+def _project_location(config: pytest.Config) -> Path:
+    explicit = config.getoption("spread_project")
+    if explicit:
+        return Path(explicit)
+    if config.args:
+        first = Path(config.args[0].split("::")[0])
+        if first.exists():
+            return first if first.is_dir() else first.parent
+    return config.invocation_params.dir
+
+
+def _job_of(item: SpreadItem) -> Job:
+    return item.job
+
+
+def _item_key(item: SpreadItem) -> tuple[str, int, str]:
+    return item.job.key
+
+
+def _merge(items: list[pytest.Item], jobs: list[SpreadItem]) -> list[pytest.Item]:
+    """Other plugins' items stay where they were; Spread items fill their own slots in order."""
+    ordered = iter(jobs)
+    kept = {id(item) for item in jobs}
+    merged: list[pytest.Item] = []
+    for item in items:
+        if isinstance(item, SpreadItem):
+            if id(item) in kept:
+                merged.append(next(ordered))
+        else:
+            merged.append(item)
+    return merged

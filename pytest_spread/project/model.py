@@ -1,0 +1,191 @@
+"""The typed model of a Spread project: Project, Backend, System, Suite, Task.
+
+Values are as Spread reads them: scripts trimmed, timeouts in nanoseconds,
+`priority` None when unset. Objects are immutable once loaded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ProjectError
+
+# Keys are shell names, optionally followed by /variant1,variant2.
+ENV_KEY_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*(?:/[a-zA-Z0-9_]+(?:,[a-zA-Z0-9_]+)*)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """An ordered environment, in YAML order; keys may carry a /variants suffix."""
+
+    keys: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    lines: tuple[int, ...] = ()
+    file: Path | None = None
+
+    def items(self) -> zip[tuple[str, str]]:
+        return zip(self.keys, self.values)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The sorted variant names the keys' suffixes mention."""
+        names: set[str] = set()
+        for key in self.keys:
+            _, slash, suffix = key.rpartition("/")
+            if slash:
+                names.update(suffix.split(","))
+        return tuple(sorted(names))
+
+
+EMPTY_ENV = Environment()
+
+
+@dataclass(frozen=True, slots=True)
+class Scripts:
+    """The prepare/restore/debug scripts of one level, trimmed ("" when absent)."""
+
+    prepare: str = ""
+    restore: str = ""
+    debug: str = ""
+    prepare_each: str = ""
+    restore_each: str = ""
+    debug_each: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """warn-timeout and kill-timeout in nanoseconds; 0 inherits, -1 disables."""
+
+    warn: int = 0
+    kill: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    name: str
+    backend: str
+    image: str
+    line: int = 0
+    kernel: str = ""
+    username: str = ""
+    password: str = ""
+    workers: int = 1
+    storage: int = 0
+    plan: str = ""
+    secure_boot: bool = False
+    bios: str = ""
+    cpu_family: str = ""
+    environment: Environment = EMPTY_ENV
+    variants: tuple[str, ...] = ()
+    priority: int | None = None
+    manual: bool = False
+
+    @property
+    def label(self) -> str:
+        """`backend:system`, the lane this system's jobs run on."""
+        return f"{self.backend}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    name: str
+    type: str
+    systems: dict[str, System]
+    line: int = 0
+    key: str = ""
+    allocate: str = ""
+    discard: str = ""
+    memory: int = 0
+    plan: str = ""
+    location: str = ""
+    storage: int = 0
+    halt_timeout: int = 0
+    networks: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    environment: Environment = EMPTY_ENV
+    variants: tuple[str, ...] = ()
+    scripts: Scripts = Scripts()
+    timeouts: Timeouts = Timeouts()
+    priority: int | None = None
+    manual: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    name: str  # suite name + directory: "tests/main/foo"
+    suite: str  # "tests/main/"
+    dir: Path
+    file: Path
+    summary: str
+    details: str = ""
+    systems: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    environment: Environment = EMPTY_ENV
+    samples: int = 1
+    prepare: str = ""
+    restore: str = ""
+    execute: str = ""
+    debug: str = ""
+    artifacts: tuple[str, ...] = ()
+    timeouts: Timeouts = Timeouts()
+    priority: int | None = None
+    manual: bool = False
+    execute_line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Suite:
+    name: str  # with one trailing slash: "tests/main/"
+    dir: Path
+    summary: str
+    tasks: dict[str, Task]
+    line: int = 0
+    systems: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    environment: Environment = EMPTY_ENV
+    scripts: Scripts = Scripts()
+    timeouts: Timeouts = Timeouts()
+    priority: int | None = None
+    manual: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectWarning:
+    """Something Spread ignores silently that is probably a mistake (an unknown key)."""
+
+    message: str
+    file: Path
+    line: int
+    field: str
+
+    def __str__(self) -> str:
+        return str(ProjectError(self.message, file=self.file, line=self.line, field=self.field))
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    name: str
+    file: Path
+    dir: Path
+    path: str  # as written; the evaluated remote path is computed with the jobs
+    backends: dict[str, Backend]
+    suites: dict[str, Suite]
+    environment: Environment = EMPTY_ENV
+    scripts: Scripts = Scripts()
+    repack: str = ""
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    rename: tuple[str, ...] = ()
+    timeouts: Timeouts = Timeouts()
+    warnings: tuple[ProjectWarning, ...] = field(default=(), compare=False)
+
+    def tasks(self) -> list[Task]:
+        """Every task of every suite, in suite order then directory order."""
+        return [task for suite in self.suites.values() for task in suite.tasks.values()]
