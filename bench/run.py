@@ -49,8 +49,9 @@ def measure(argv: list[str], cwd: Path, count_lines: Callable[[str], int]) -> Re
     env = {**os.environ, "LC_ALL": "C"}
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(
+            argv, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         out.seek(0)
@@ -79,20 +80,40 @@ def pytest_collect(project: Path) -> Result:
 
 
 BENCHMARKS = [
-    Benchmark("list-snapd", "spread -list, snapd (147,811 jobs)", "< 5 s, < 500 MB",
-              "Go: ~50 s, 2.4 GiB", "snapd", spread_list),
-    Benchmark("list-snapd-2024", "spread -list, snapd 2024 (60,262 jobs)", "-",
-              "Go: 13.5 s, 0.9 GiB", "snapcore-snapd", spread_list),
-    Benchmark("collect-snapd", "pytest --spread --collect-only -q, snapd", "< 25 s, < 1 GiB",
-              "-", "snapd", pytest_collect),
-    Benchmark("list-snapcraft", "spread -list, snapcraft (1,607 jobs)", "-", "-",
-              "snapcraft", spread_list),
+    Benchmark(
+        "list-snapd",
+        "spread -list, snapd (147,811 jobs)",
+        "< 5 s, < 500 MB",
+        "Go: ~50 s, 2.4 GiB",
+        "snapd",
+        spread_list,
+    ),
+    Benchmark(
+        "list-snapd-2024",
+        "spread -list, snapd 2024 (60,262 jobs)",
+        "-",
+        "Go: 13.5 s, 0.9 GiB",
+        "snapcore-snapd",
+        spread_list,
+    ),
+    Benchmark(
+        "collect-snapd",
+        "pytest --spread --collect-only -q, snapd",
+        "< 25 s, < 1 GiB",
+        "-",
+        "snapd",
+        pytest_collect,
+    ),
+    Benchmark(
+        "list-snapcraft", "spread -list, snapcraft (1,607 jobs)", "-", "-", "snapcraft", spread_list
+    ),
 ]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per benchmark (best kept)")
     options = parser.parse_args()
@@ -103,18 +124,32 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="spread-bench-") as tmp:
         work = Path(tmp)
         for corpus in sorted({b.corpus for b in chosen}):
-            shutil.copytree(CORPUS / corpus, work / corpus, symlinks=True,
-                            ignore=shutil.ignore_patterns("expected"))
+            shutil.copytree(
+                CORPUS / corpus,
+                work / corpus,
+                symlinks=True,
+                ignore=shutil.ignore_patterns("expected"),
+            )
         for bench in chosen:
             results = [bench.run(work / bench.corpus) for _ in range(options.repeat)]
             best = min(results, key=lambda r: r.seconds)
             peak = max(r.peak_mb for r in results)
-            rows.append((bench.name, bench.what, f"{best.seconds:.2f}", f"{peak:.0f}",
-                         best.detail, bench.target, bench.reference))
+            rows.append(
+                (
+                    bench.name,
+                    bench.what,
+                    f"{best.seconds:.2f}",
+                    f"{peak:.0f}",
+                    best.detail,
+                    bench.target,
+                    bench.reference,
+                )
+            )
             print(f"done: {bench.name}", file=sys.stderr, flush=True)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
-        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print(" | ".join(cells).rstrip())
         if index == 0:
             print("-+-".join("-" * width for width in widths))
     return 0

@@ -9,6 +9,7 @@ from .errors import SpreadError
 from .project.filters import select_jobs
 from .project.loader import load_project
 from .project.matrix import build_matrix
+from .project.model import summarize_warnings
 from .spread_flags import FlagError, OptionsError, SpreadOptions, parse_spread_args
 
 
@@ -38,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def list_jobs(options: SpreadOptions) -> int:
     """Print the selected job names, one per line, in Spread's order."""
     project = load_project()
-    for warning in project.warnings:
+    for warning in summarize_warnings(project.warnings):
         print(f"warning: {warning}", file=sys.stderr)
     jobs = select_jobs(build_matrix(project).jobs, options.filters)
     out = sys.stdout

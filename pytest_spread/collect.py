@@ -18,9 +18,15 @@ class SpreadItem(pytest.Item):
     def __init__(self, *, job: Job, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job = job
-        self.own_markers.append(pytest.mark.spread(
-            backend=job.backend.name, system=job.system.name, suite=job.suite.name,
-            task=job.task.name, variant=job.variant).mark)
+        self.own_markers.append(
+            pytest.mark.spread(
+                backend=job.backend.name,
+                system=job.system.name,
+                suite=job.suite.name,
+                task=job.task.name,
+                variant=job.variant,
+            ).mark
+        )
 
     def runtest(self) -> None:
         pytest.fail(f"{self.name}: execution not implemented yet", pytrace=False)

@@ -1,10 +1,10 @@
 """The exceptions pytest-spread raises for user mistakes, one tree for all.
 
-    SpreadError                 anything the user can fix; printed without traceback
-    ├── ProjectError            spread.yaml / task.yaml content (file, line, field)
-    │   └── HostCommandError    a $(HOST:...) command failed
-    ├── FilterError             a bad filter argument
-    └── NoJobsError             nothing selected ("cannot find any tasks", ...)
+SpreadError                 anything the user can fix; printed without traceback
+├── ProjectError            spread.yaml / task.yaml content (file, line, field)
+│   └── HostCommandError    a $(HOST:...) command failed
+├── FilterError             a bad filter argument
+└── NoJobsError             nothing selected ("cannot find any tasks", ...)
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ def display_path(path: Path | str) -> str:
 class ProjectError(SpreadError):
     """Bad project content, located by file, line (1-based, 0 if unknown) and field."""
 
-    def __init__(self, message: str, *, file: Path | None = None, line: int = 0,
-                 field: str = "") -> None:
+    def __init__(
+        self, message: str, *, file: Path | None = None, line: int = 0, field: str = ""
+    ) -> None:
         self.message = message
         self.file = file
         self.line = line

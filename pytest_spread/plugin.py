@@ -13,6 +13,7 @@ from .errors import ProjectError, SpreadError
 from .project.filters import compile_filters, drop_manual, matches_any
 from .project.loader import load_project
 from .project.matrix import Job, Matrix, build_matrix
+from .project.model import summarize_warnings
 
 
 @dataclass
@@ -30,23 +31,41 @@ STATE = pytest.StashKey[SpreadState]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spread", "Spread full-system tests")
-    group.addoption("--spread", action="store_true", default=False,
-                    help="collect the jobs of the Spread project (spread.yaml) as tests")
-    group.addoption("--spread-project", metavar="PATH", default=None,
-                    help="spread.yaml, or a directory to look for it from "
-                         "(default: the first argument, else the current directory)")
-    group.addoption("--spread-filter", metavar="EXPR", action="append", default=[],
-                    help="select jobs with Spread's filter syntax (repeatable; any may match), "
-                         "e.g. lxd:ubuntu-22.04: or tests/main/")
-    group.addoption("--spread-strict", action="store_true", default=False,
-                    help="treat keys Spread ignores (unknown fields) as errors")
+    group.addoption(
+        "--spread",
+        action="store_true",
+        default=False,
+        help="collect the jobs of the Spread project (spread.yaml) as tests",
+    )
+    group.addoption(
+        "--spread-project",
+        metavar="PATH",
+        default=None,
+        help="spread.yaml, or a directory to look for it from "
+        "(default: the first argument, else the current directory)",
+    )
+    group.addoption(
+        "--spread-filter",
+        metavar="EXPR",
+        action="append",
+        default=[],
+        help="select jobs with Spread's filter syntax (repeatable; any may match), "
+        "e.g. lxd:ubuntu-22.04: or tests/main/",
+    )
+    group.addoption(
+        "--spread-strict",
+        action="store_true",
+        default=False,
+        help="treat keys Spread ignores (unknown fields) as errors",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "spread(backend, system, suite, task, variant): a Spread job; select with "
-        "-m \"spread(backend='lxd')\"")
+        "-m \"spread(backend='lxd')\"",
+    )
     if config.getoption("spread"):
         config.stash[STATE] = SpreadState()
 
@@ -57,10 +76,9 @@ def pytest_collection(session: pytest.Session) -> None:
         return
     config = session.config
     try:
-        project = load_project(_project_location(config),
-                               strict=config.getoption("spread_strict"))
-        for warning in project.warnings:
-            warnings.warn(SpreadWarning(str(warning)), stacklevel=1)
+        project = load_project(_project_location(config), strict=config.getoption("spread_strict"))
+        for warning in summarize_warnings(project.warnings):
+            warnings.warn(SpreadWarning(warning), stacklevel=1)
         matrix = build_matrix(project)
         filters = compile_filters(config.getoption("spread_filter"))
     except SpreadError as exc:
@@ -90,8 +108,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Fil
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Put jobs in Spread's order and drop manual ones no selection names."""
     state = config.stash.get(STATE, None)
     if state is None:
@@ -102,8 +121,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if not slots:
         return
     jobs: list[SpreadItem] = [items[index] for index in slots]  # type: ignore[misc]
-    explicit = bool(config.getoption("spread_filter") or config.getoption("keyword")
-                    or config.getoption("markexpr"))
+    explicit = bool(
+        config.getoption("spread_filter")
+        or config.getoption("keyword")
+        or config.getoption("markexpr")
+    )
     kept = drop_manual(jobs, _job_of, explicit)
     if len(kept) < len(jobs):
         kept_ids = {id(item) for item in kept}

@@ -138,11 +138,17 @@ def _parse_int(name: str, value: str) -> int:
 
 def _check_exclusive(options: SpreadOptions) -> None:
     """At most one of -debug, -shell, -shell-before/after, -abend, -restore (Spread's rule)."""
-    chosen = [options.debug, options.shell, options.shell_before or options.shell_after,
-              options.abend, options.restore]
+    chosen = [
+        options.debug,
+        options.shell,
+        options.shell_before or options.shell_after,
+        options.abend,
+        options.restore,
+    ]
     if sum(chosen) > 1:
-        raise OptionsError("cannot have more than one of -debug, -shell, -shell-before/after, "
-                           "-abend, and -restore")
+        raise OptionsError(
+            "cannot have more than one of -debug, -shell, -shell-before/after, -abend, and -restore"
+        )
 
 
 def option_names() -> list[str]:

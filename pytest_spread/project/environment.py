@@ -25,8 +25,13 @@ def job_environment(job: Job, matrix: Matrix) -> list[tuple[str, str]]:
     if "$(HOST:" in job.name:
         for key in ("SPREAD_JOB", "SPREAD_VARIANT"):
             merged[key] = matrix.host.expand(merged[key], "$SPREAD_*")
-    levels = (matrix.project.environment, job.backend.environment, job.system.environment,
-              job.suite.environment, job.task.environment)
+    levels = (
+        matrix.project.environment,
+        job.backend.environment,
+        job.system.environment,
+        job.suite.environment,
+        job.task.environment,
+    )
     for level in levels:
         for key, value in matrix.evaluated(level).items():
             merged.pop(key, None)  # a redefinition moves the key to the end

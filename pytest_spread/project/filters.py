@@ -43,9 +43,9 @@ class JobFilter:
             else:
                 raise FilterError(f"invalid filter string: {go_quote(part)}")
         expression = "".join(parts)
-        if expression.startswith(_COLON) or expression.startswith("/"):
+        if expression.startswith((_COLON, "/")):
             expression = ".+" + expression
-        if expression.endswith(_COLON) or expression.endswith("/"):
+        if expression.endswith((_COLON, "/")):
             expression += ".+"
         try:
             self.regex = re.compile(f"(?:^|:){expression}(?:$|[:#])")
@@ -84,7 +84,7 @@ def drop_manual(entries: Sequence[T], job_of: Callable[[T], Job], explicit: bool
         for mask in masks:
             kept &= mask
     dropped = ALL_MANUAL & ~kept if explicit else ALL_MANUAL
-    return [entry for entry, mask in zip(entries, masks) if not mask & dropped]
+    return [entry for entry, mask in zip(entries, masks, strict=False) if not mask & dropped]
 
 
 def select_jobs(jobs: Iterable[Job], arguments: Sequence[str]) -> list[Job]:
@@ -93,8 +93,9 @@ def select_jobs(jobs: Iterable[Job], arguments: Sequence[str]) -> list[Job]:
     chosen = [job for job in jobs if matches_any(filters, job)]
     chosen = drop_manual(chosen, _identity, explicit=bool(arguments))
     if not chosen:
-        raise NoJobsError("nothing matches provider filter" if arguments
-                          else "cannot find any tasks")
+        raise NoJobsError(
+            "nothing matches provider filter" if arguments else "cannot find any tasks"
+        )
     return chosen
 
 

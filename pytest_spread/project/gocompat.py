@@ -19,13 +19,13 @@ def has_glob_meta(pattern: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def compile_glob(pattern: str) -> Callable[[str], bool]:
+def compile_glob(pattern: str) -> Callable[[str], re.Match[str] | None]:
     """A matcher equivalent to Go's `path.Match(pattern, name)`; raises GlobSyntaxError."""
-    return re.compile(_translate(pattern), re.DOTALL).fullmatch  # type: ignore[return-value]
+    return re.compile(_translate(pattern), re.DOTALL).fullmatch
 
 
 def glob_match(pattern: str, name: str) -> bool:
-    return compile_glob(pattern)(name) is not None  # type: ignore[comparison-overlap]
+    return compile_glob(pattern)(name) is not None
 
 
 def _translate(pattern: str) -> str:
@@ -90,8 +90,16 @@ def _class_char(pattern: str, i: int) -> tuple[str, int]:
     return pattern[i], i + 1
 
 
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
-          "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
 _GROUP_RE = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
 _MAX_DURATION = (1 << 63) - 1
 
@@ -123,7 +131,7 @@ def parse_duration(text: str) -> int:
         total += value
         if total > _MAX_DURATION + (sign < 0):
             raise ValueError(f"time: invalid duration {go_quote(text)}")
-        rest = rest[match.end():]
+        rest = rest[match.end() :]
     return sign * total
 
 
@@ -159,7 +167,9 @@ def parse_timeout(text: str) -> int:
     try:
         return parse_duration(text.strip())
     except ValueError:
-        raise ValueError(f"timeout must look like 10s or 15m or 1.5h, not {go_quote(text)}") from None
+        raise ValueError(
+            f"timeout must look like 10s or 15m or 1.5h, not {go_quote(text)}"
+        ) from None
 
 
 _SIZE_UNITS = {"B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -180,8 +190,17 @@ def parse_size(text: str) -> int:
     return int(number) * unit
 
 
-_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-            "\v": "\\v", "\\": "\\\\", '"': '\\"'}
+_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+    '"': '\\"',
+}
 
 
 def go_quote(text: str) -> str:

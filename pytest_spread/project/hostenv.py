@@ -27,16 +27,22 @@ class HostCommands:
 
     def prefetch(self, values: Iterable[str]) -> None:
         """Run the commands referenced by `values` concurrently (errors surface on use)."""
-        pending = {ref for value in values if "$(HOST:" in value
-                   for ref in HOST_RE.findall(value) if ref not in self._results}
+        pending = {
+            ref
+            for value in values
+            if "$(HOST:" in value
+            for ref in HOST_RE.findall(value)
+            if ref not in self._results
+        }
         if len(pending) < 2:
             return
         with ThreadPoolExecutor(max_workers=8) as pool:
-            for ref, result in zip(pending, pool.map(_run, pending)):
+            for ref, result in zip(pending, pool.map(_run, pending), strict=False):
                 self._results[ref] = result
 
-    def expand(self, value: str, context: str, *, file: Path | None = None, line: int = 0,
-               field: str = "") -> str:
+    def expand(
+        self, value: str, context: str, *, file: Path | None = None, line: int = 0, field: str = ""
+    ) -> str:
         """`value` with each `$(HOST:cmd)` replaced by the command's output."""
         if "$(HOST:" not in value:
             return value
@@ -48,8 +54,12 @@ class HostCommands:
                 result = self._results[ref] = _run(ref)
             ok, text = result
             if not ok:
-                raise HostCommandError(f"{ref} in {context} environment returned error: {text}",
-                                       file=file, line=line, field=field)
+                raise HostCommandError(
+                    f"{ref} in {context} environment returned error: {text}",
+                    file=file,
+                    line=line,
+                    field=field,
+                )
             return text
 
         return HOST_RE.sub(replace, value)
@@ -60,7 +70,7 @@ class HostCommands:
             return env
         values = tuple(
             self.expand(value, context, file=env.file, line=line, field=f"environment.{key}")
-            for key, value, line in zip(env.keys, env.values, env.lines)
+            for key, value, line in zip(env.keys, env.values, env.lines, strict=False)
         )
         return Environment(env.keys, values, env.lines, env.file)
 
@@ -85,10 +95,11 @@ class HostCommands:
 
 def _run(ref: str) -> tuple[bool, str]:
     """(succeeded, output or error text) of the command inside `$(HOST:...)`."""
-    command = ref[len("$(HOST:"):-1]
+    command = ref[len("$(HOST:") : -1]
     try:
-        done = subprocess.run(["/bin/bash", "-c", command], stdin=subprocess.DEVNULL,
-                              capture_output=True, check=False)
+        done = subprocess.run(
+            ["/bin/bash", "-c", command], stdin=subprocess.DEVNULL, capture_output=True, check=False
+        )
     except OSError as exc:
         return False, str(exc)
     if done.returncode == 0:
@@ -102,7 +113,7 @@ def _run(ref: str) -> tuple[bool, str]:
 
 
 def _signal_name(number: int) -> str:
-    import signal  # noqa: PLC0415 - only for the rare error path
+    import signal
 
     try:
         return signal.strsignal(number) or str(number)

@@ -11,10 +11,10 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import ProjectError
-from . import gocompat
 import yaml
 
+from ..errors import ProjectError
+from . import gocompat
 from .model import Backend, Project, ProjectWarning, System
 from .suites import read_suites
 from .yamlread import (
@@ -35,7 +35,6 @@ SYSTEM_RE = re.compile(r"^[a-z*]+-[a-z0-9*]+(?:[-.][a-z0-9*]+)*$")
 BACKEND_TYPES = ("google", "linode", "lxd", "qemu", "adhoc", "humbox", "openstack")
 
 
-
 def find_project_file(start: Path | None = None) -> Path:
     """The project file found from `start` (default: cwd) upwards, as Spread looks for it.
 
@@ -53,8 +52,9 @@ def find_project_file(start: Path | None = None) -> Path:
                 if exc.errno != errno.ENOENT:
                     break  # exists but unreadable: Spread moves on upwards
         if directory.parent == directory:
-            raise ProjectError("cannot load project file from .: "
-                               "cannot find spread.yaml or .spread.yaml")
+            raise ProjectError(
+                "cannot load project file from .: cannot find spread.yaml or .spread.yaml"
+            )
         directory = directory.parent
 
 
@@ -74,7 +74,7 @@ def load_project(location: Path | str | None = None, *, strict: bool = False) ->
         raise ProjectError("the project file is empty", file=file, line=1)
     top = Fields(node, file)
     project = _read_project(top, file, warnings)
-    warnings.extend(unknown_warnings(top, "project"))
+    warnings.extend(unknown_warnings(top, "project", "project"))
     if strict and warnings:
         first = warnings[0]
         raise ProjectError(first.message, file=first.file, line=first.line, field=first.field)
@@ -84,12 +84,17 @@ def load_project(location: Path | str | None = None, *, strict: bool = False) ->
 def _read_project(top: Fields, file: Path, warnings: list[ProjectWarning]) -> Project:
     name = top.string("project")
     if not NAME_RE.match(name):
-        raise top.error(f"invalid project name: {gocompat.go_quote(name)}", key="project",
-                        node=top.raw("project"))
+        raise top.error(
+            f"invalid project name: {gocompat.go_quote(name)}",
+            key="project",
+            node=top.raw("project"),
+        )
     path = top.string("path")
     if not path:
-        raise top.error("missing project path field with remote project location",
-                        key="path" if "path" in top else "")
+        raise top.error(
+            "missing project path field with remote project location",
+            key="path" if "path" in top else "",
+        )
     environment = read_environment(top, "project")
     scripts = read_scripts(top, each=True)
     timeouts = read_timeouts(top)
@@ -97,8 +102,9 @@ def _read_project(top: Fields, file: Path, warnings: list[ProjectWarning]) -> Pr
     repack = top.string("repack").strip()
     backends = _read_backends(top.fields("backends"), warnings)
     if not backends:
-        raise top.error("must define at least one backend",
-                        key="backends" if "backends" in top else "")
+        raise top.error(
+            "must define at least one backend", key="backends" if "backends" in top else ""
+        )
     suites = read_suites(top.fields("suites"), file.parent, warnings)
     return Project(
         name=name,
@@ -123,28 +129,35 @@ def _read_backends(section: Fields, warnings: list[ProjectWarning]) -> dict[str,
     for name in section.keys():
         node = section.raw(name)
         if not NAME_RE.match(name):
-            raise section.error(f"invalid backend name: {gocompat.go_quote(name)}", key=name,
-                                node=node)
+            raise section.error(
+                f"invalid backend name: {gocompat.go_quote(name)}", key=name, node=node
+            )
         if is_null(node):
             continue  # Spread drops a backend without a body
         fields = section.fields(name)
         backends[name] = _read_backend(name, fields, warnings)
-        warnings.extend(unknown_warnings(fields, f'backend "{name}"'))
+        warnings.extend(unknown_warnings(fields, f'backend "{name}"', "backend"))
     return backends
 
 
 def _read_backend(name: str, fields: Fields, warnings: list[ProjectWarning]) -> Backend:
     kind = fields.string("type") or name
     if kind not in BACKEND_TYPES:
-        raise fields.error(f"backend {gocompat.go_quote(name)} has unsupported type "
-                           f"{gocompat.go_quote(kind)}", key="type" if "type" in fields else "")
+        raise fields.error(
+            f"backend {gocompat.go_quote(name)} has unsupported type {gocompat.go_quote(kind)}",
+            key="type" if "type" in fields else "",
+        )
     allocate, discard = fields.string("allocate").strip(), fields.string("discard").strip()
     if kind != "adhoc" and (allocate or discard):
-        raise fields.error(f"backend {gocompat.go_quote(name)} cannot use allocate and dispose "
-                           "fields", key="allocate" if allocate else "discard")
+        raise fields.error(
+            f"backend {gocompat.go_quote(name)} cannot use allocate and dispose fields",
+            key="allocate" if allocate else "discard",
+        )
     if kind == "adhoc" and not allocate:
-        raise fields.error(f"backend {gocompat.go_quote(name)} requires an allocate field",
-                           key="allocate" if "allocate" in fields else "")
+        raise fields.error(
+            f"backend {gocompat.go_quote(name)} requires an allocate field",
+            key="allocate" if "allocate" in fields else "",
+        )
     storage, plan = fields.size("storage"), fields.string("plan")
     systems = _read_systems(name, fields, storage, plan, warnings)
     return Backend(
@@ -163,7 +176,9 @@ def _read_backend(name: str, fields: Fields, warnings: list[ProjectWarning]) -> 
         networks=fields.string_list("networks"),
         groups=fields.string_list("groups"),
         environment=read_environment(fields, f"backend {gocompat.go_quote(name)}"),
-        variants=tuple(sorted(read_cascade_list(fields, "variants", f"backend {gocompat.go_quote(name)}"))),
+        variants=tuple(
+            sorted(read_cascade_list(fields, "variants", f"backend {gocompat.go_quote(name)}"))
+        ),
         scripts=read_scripts(fields, each=True),
         timeouts=read_timeouts(fields),
         priority=fields.integer("priority"),
@@ -171,8 +186,9 @@ def _read_backend(name: str, fields: Fields, warnings: list[ProjectWarning]) -> 
     )
 
 
-def _read_systems(backend: str, fields: Fields, storage: int, plan: str,
-                  warnings: list[ProjectWarning]) -> dict[str, System]:
+def _read_systems(
+    backend: str, fields: Fields, storage: int, plan: str, warnings: list[ProjectWarning]
+) -> dict[str, System]:
     systems: dict[str, System] = {}
     items = fields.sequence("systems")
     for index, item in enumerate(items):
@@ -184,36 +200,53 @@ def _read_systems(backend: str, fields: Fields, storage: int, plan: str,
                 keys = ", ".join(str(key.value) for key, _ in item.value)
                 raise fields.error(
                     f"a system entry must have one key, the system name; got {keys} "
-                    "(are the system's fields indented under its name?)", key=where, node=item)
+                    "(are the system's fields indented under its name?)",
+                    key=where,
+                    node=item,
+                )
             key_node, body = item.value[0]
             name = str(key_node.value)
         else:
             raise fields.error("expected a system name or a mapping", key=where, node=item)
         if not SYSTEM_RE.match(name):
-            raise fields.error(f"backend {gocompat.go_quote(backend)} refers to invalid system "
-                               f"name: {gocompat.go_quote(name)}", key=where, node=item)
+            raise fields.error(
+                f"backend {gocompat.go_quote(backend)} refers to invalid system "
+                f"name: {gocompat.go_quote(name)}",
+                key=where,
+                node=item,
+            )
         if name in systems:
-            warnings.append(ProjectWarning(
-                f"system {gocompat.go_quote(name)} listed twice (first at line "
-                f"{systems.pop(name).line}); the later entry is used, as in Spread",
-                fields.file, line_of(item), fields.path(where)))
+            warnings.append(
+                ProjectWarning(
+                    f"system {gocompat.go_quote(name)} listed twice (first at line "
+                    f"{systems.pop(name).line}); the later entry is used, as in Spread",
+                    fields.file,
+                    line_of(item),
+                    fields.path(where),
+                )
+            )
         body_fields = Fields(body, fields.file, fields.path(f"systems.{name}"))
         if body is not None:
             body_fields.line = line_of(item)
         systems[name] = _read_system(backend, name, body_fields, storage, plan)
-        warnings.extend(unknown_warnings(body_fields, f"{backend}:{name}"))
+        warnings.extend(unknown_warnings(body_fields, f"{backend}:{name}", "system"))
     if not systems:
-        raise fields.error(f"no systems specified for backend {gocompat.go_quote(backend)}",
-                           key="systems" if "systems" in fields else "")
+        raise fields.error(
+            f"no systems specified for backend {gocompat.go_quote(backend)}",
+            key="systems" if "systems" in fields else "",
+        )
     return systems
 
 
 def _read_system(backend: str, name: str, fields: Fields, storage: int, plan: str) -> System:
     workers = fields.integer("workers") or 0
     if workers < 0:
-        raise fields.error(f"backend {gocompat.go_quote(backend)} has system "
-                           f"{gocompat.go_quote(name)} with {workers} workers", key="workers",
-                           node=fields.raw("workers"))
+        raise fields.error(
+            f"backend {gocompat.go_quote(backend)} has system "
+            f"{gocompat.go_quote(name)} with {workers} workers",
+            key="workers",
+            node=fields.raw("workers"),
+        )
     return System(
         name=name,
         backend=backend,

@@ -20,11 +20,29 @@ from .model import Backend, Environment, Project, Suite, System, Task
 class Job:
     """One job; `name` is Spread's `backend:system:suite/task[:variant][#sample]`."""
 
-    __slots__ = ("backend", "key", "manual", "name", "priority", "sample", "suite", "system",
-                 "task", "variant")
+    __slots__ = (
+        "backend",
+        "key",
+        "manual",
+        "name",
+        "priority",
+        "sample",
+        "suite",
+        "system",
+        "task",
+        "variant",
+    )
 
-    def __init__(self, backend: Backend, system: System, suite: Suite, task: Task,
-                 variant: str, sample: int, priority: int) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        system: System,
+        suite: Suite,
+        task: Task,
+        variant: str,
+        sample: int,
+        priority: int,
+    ) -> None:
         self.backend = backend
         self.system = system
         self.suite = suite
@@ -33,8 +51,7 @@ class Job:
         self.sample = sample
         self.priority = priority
         # Bits for the manual backend, system, suite and task (see filters.drop_manual).
-        self.manual = (backend.manual | system.manual << 1 | suite.manual << 2
-                       | task.manual << 3)
+        self.manual = backend.manual | system.manual << 1 | suite.manual << 2 | task.manual << 3
         base = f"{backend.name}:{system.name}:{task.name}"
         name = f"{base}:{variant}" if variant else base
         if task.samples > 1:
@@ -103,11 +120,15 @@ def _job_key(job: Job) -> tuple[str, int, str]:
 def remote_path(project: Project, host: HostCommands) -> str:
     """The project's `path` with `$(HOST:...)` evaluated and cleaned (spec §2.9)."""
     host.expand_environment(project.environment, "project")
-    path = clean_path(host.expand(project.path, "remote project path", file=project.file,
-                                  field="path"))
+    path = clean_path(
+        host.expand(project.path, "remote project path", file=project.file, field="path")
+    )
     if not path.startswith("/") or path == "/":
-        raise ProjectError(f"remote project path must be absolute and not /: {path}",
-                           file=project.file, field="path")
+        raise ProjectError(
+            f"remote project path must be absolute and not /: {path}",
+            file=project.file,
+            field="path",
+        )
     return path
 
 
@@ -121,13 +142,17 @@ class _Generator:
         self.system_names = {name: sorted(b.systems) for name, b in project.backends.items()}
         self.project_variants: tuple[str, ...] = project.environment.variants or ("",)
         self._systems: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
-        self._variants: dict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]],
-                             list[str]] = {}
+        self._variants: dict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], list[str]] = {}
 
     def add_task(self, suite: Suite, task: Task) -> None:
-        backends = cascade([("project", self.backend_names),
-                            (f"suite {suite.name}", suite.backends),
-                            (task.name, task.backends)], "backends")
+        backends = cascade(
+            [
+                ("project", self.backend_names),
+                (f"suite {suite.name}", suite.backends),
+                (task.name, task.backends),
+            ],
+            "backends",
+        )
         jobs = self.matrix.jobs
         before = len(jobs)
         for backend_name in sorted(backends):
@@ -138,8 +163,9 @@ class _Generator:
                 system = backend.systems.get(system_name)
                 if system is None:
                     continue
-                priority = _first_set(task.priority, suite.priority, system.priority,
-                                      backend.priority)
+                priority = _first_set(
+                    task.priority, suite.priority, system.priority, backend.priority
+                )
                 for variant in self._variants_for(backend, system, suite, task):
                     for sample in range(1, task.samples + 1):
                         jobs.append(Job(backend, system, suite, task, variant, sample, priority))
@@ -150,29 +176,39 @@ class _Generator:
         memo = (backend.name, suite.systems, task.systems)
         systems = self._systems.get(memo)
         if systems is None:
-            systems = self._systems[memo] = sorted(cascade(
-                [(f'backend "{backend.name}"', self.system_names[backend.name]),
-                 (f"suite {suite.name}", suite.systems),
-                 (task.name, task.systems)], "systems"))
+            systems = self._systems[memo] = sorted(
+                cascade(
+                    [
+                        (f'backend "{backend.name}"', self.system_names[backend.name]),
+                        (f"suite {suite.name}", suite.systems),
+                        (task.name, task.systems),
+                    ],
+                    "systems",
+                )
+            )
         return systems
 
-    def _variants_for(self, backend: Backend, system: System, suite: Suite,
-                      task: Task) -> list[str]:
+    def _variants_for(
+        self, backend: Backend, system: System, suite: Suite, task: Task
+    ) -> list[str]:
         memo = (backend.name, system.name, suite.name, task.environment.variants, task.variants)
         variants = self._variants.get(memo)
         if variants is None:
             system_context = f"{backend.name}:{system.name}"
-            found = cascade([
-                ("project", self.project_variants),
-                (f'backend "{backend.name}"', _plus(backend.environment.variants)),
-                (f'backend "{backend.name}"', backend.variants),
-                (system_context, _plus(system.environment.variants)),
-                (system_context, system.variants),
-                (f"suite {suite.name}", _plus(suite.environment.variants)),
-                (f"suite {suite.name}", suite.variants),
-                (task.name, _plus(task.environment.variants)),
-                (task.name, task.variants),
-            ], "variants")
+            found = cascade(
+                [
+                    ("project", self.project_variants),
+                    (f'backend "{backend.name}"', _plus(backend.environment.variants)),
+                    (f'backend "{backend.name}"', backend.variants),
+                    (system_context, _plus(system.environment.variants)),
+                    (system_context, system.variants),
+                    (f"suite {suite.name}", _plus(suite.environment.variants)),
+                    (f"suite {suite.name}", suite.variants),
+                    (task.name, _plus(task.environment.variants)),
+                    (task.name, task.variants),
+                ],
+                "variants",
+            )
             if len(found) > 1:
                 found.discard("")
             variants = self._variants[memo] = sorted(found)
@@ -210,8 +246,13 @@ def _first_set(*values: int | None) -> int:
 
 def _host_values(project: Project) -> list[str]:
     """Every value that may hold a `$(HOST:...)` reference, to run them concurrently."""
-    values = [project.path, *project.environment.values, *project.include, *project.exclude,
-              *project.rename]
+    values = [
+        project.path,
+        *project.environment.values,
+        *project.include,
+        *project.exclude,
+        *project.rename,
+    ]
     for backend in project.backends.values():
         values += [backend.key, *backend.environment.values]
         for system in backend.systems.values():
@@ -230,25 +271,25 @@ def _evaluate_values(project: Project, matrix: Matrix) -> None:
     for backend in project.backends.values():
         host.expand_environment(backend.environment, f"backend {go_quote(backend.name)}")
         matrix.backend_keys[backend.name] = host.expand(
-            backend.key, f"{backend.name} backend key", file=project.file,
-            field=f"backends.{backend.name}.key").strip()
+            backend.key,
+            f"{backend.name} backend key",
+            file=project.file,
+            field=f"backends.{backend.name}.key",
+        ).strip()
         envs = [project.environment, backend.environment]
         for system in backend.systems.values():
             username = system.username
             if username:
-                username = host.evaluate(username, f"{system.backend}:{system.name} username",
-                                         envs)
+                username = host.evaluate(username, f"{system.backend}:{system.name} username", envs)
             password = system.password
             if _single_reference(password):
-                password = host.evaluate(password, f"{system.backend}:{system.name} password",
-                                         envs)
+                password = host.evaluate(password, f"{system.backend}:{system.name} password", envs)
             matrix.credentials[f"{backend.name}:{system.name}"] = (username, password)
-    matrix.rename = tuple(host.evaluate(v, "rename expression", project_env)
-                          for v in project.rename)
-    matrix.include = tuple(host.evaluate(v, "include list", project_env)
-                           for v in project.include)
-    matrix.exclude = tuple(host.evaluate(v, "exclude list", project_env)
-                           for v in project.exclude)
+    matrix.rename = tuple(
+        host.evaluate(v, "rename expression", project_env) for v in project.rename
+    )
+    matrix.include = tuple(host.evaluate(v, "include list", project_env) for v in project.include)
+    matrix.exclude = tuple(host.evaluate(v, "exclude list", project_env) for v in project.exclude)
 
 
 def _single_reference(value: str) -> bool:

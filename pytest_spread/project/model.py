@@ -26,7 +26,7 @@ class Environment:
     file: Path | None = None
 
     def items(self) -> zip[tuple[str, str]]:
-        return zip(self.keys, self.values)
+        return zip(self.keys, self.values, strict=False)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -164,9 +164,31 @@ class ProjectWarning:
     file: Path
     line: int
     field: str
+    kind: str = ""  # warnings of one kind are reported together (see summarize_warnings)
 
     def __str__(self) -> str:
         return str(ProjectError(self.message, file=self.file, line=self.line, field=self.field))
+
+
+def summarize_warnings(warnings: tuple[ProjectWarning, ...], most: int = 3) -> list[str]:
+    """One line per warning, except that a kind seen more than `most` times gets one line."""
+    by_kind: dict[str, list[ProjectWarning]] = {}
+    lines: list[str] = []
+    for warning in warnings:
+        if warning.kind:
+            by_kind.setdefault(warning.kind, []).append(warning)
+        else:
+            lines.append(str(warning))
+    for kind, group in by_kind.items():
+        if len(group) <= most:
+            lines.extend(str(warning) for warning in group)
+            continue
+        places = ", ".join(
+            f"{ProjectError('', file=w.file, line=w.line).location_prefix()[:-2]}"
+            for w in group[:most]
+        )
+        lines.append(f"{kind} in {len(group)} places ({places}, ...) (Spread ignores it)")
+    return lines
 
 
 @dataclass(frozen=True, slots=True)

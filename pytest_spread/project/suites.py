@@ -25,35 +25,40 @@ TASK_RE = re.compile(r"^(?:[a-z0-9]+(?:[-._][a-z0-9]+)*/)+[a-z0-9]+(?:[-._][a-z0
 SYSTEM_REF_RE = re.compile(r"^[a-z*]+-[a-z0-9*]+(?:[-.][a-z0-9*]+)*$")
 
 
-def read_suites(section: Fields, project_dir: Path,
-                warnings: list[ProjectWarning]) -> dict[str, Suite]:
+def read_suites(
+    section: Fields, project_dir: Path, warnings: list[ProjectWarning]
+) -> dict[str, Suite]:
     """Every suite of the `suites:` mapping with its tasks, in file order."""
     suites: dict[str, Suite] = {}
     for key in section.keys():
         node = section.raw(key)
         if not key.endswith("/"):
-            raise section.error(f"invalid suite name (must end with /): {gocompat.go_quote(key)}",
-                                key=key, node=node)
+            raise section.error(
+                f"invalid suite name (must end with /): {gocompat.go_quote(key)}",
+                key=key,
+                node=node,
+            )
         name = key.rstrip("/") + "/"
         if not SUITE_RE.match(name):
-            raise section.error(f"invalid suite name: {gocompat.go_quote(key)}", key=key,
-                                node=node)
+            raise section.error(f"invalid suite name: {gocompat.go_quote(key)}", key=key, node=node)
         fields = section.fields(key)
         if node is not None and is_null(node):
             fields.line = section.key_line(key)
         suites[name] = _read_suite(name, fields, project_dir, warnings)
-        warnings.extend(unknown_warnings(fields, f"suite {name}"))
+        warnings.extend(unknown_warnings(fields, f"suite {name}", "suite"))
     if not suites:
         raise section.error("must define at least one task suite")
     return suites
 
 
-def _read_suite(name: str, fields: Fields, project_dir: Path,
-                warnings: list[ProjectWarning]) -> Suite:
+def _read_suite(
+    name: str, fields: Fields, project_dir: Path, warnings: list[ProjectWarning]
+) -> Suite:
     summary = fields.string("summary").strip()
     if not summary:
-        raise fields.error(f"suite {name} is missing a summary",
-                           key="summary" if "summary" in fields else "")
+        raise fields.error(
+            f"suite {name} is missing a summary", key="summary" if "summary" in fields else ""
+        )
     environment = read_environment(fields, f"suite {name}")
     systems = read_cascade_list(fields, "systems", f"suite {name}")
     _check_system_refs(systems, fields, f"suite {name}")
@@ -76,8 +81,9 @@ def _read_suite(name: str, fields: Fields, project_dir: Path,
     )
 
 
-def _read_tasks(suite: str, directory: Path, fields: Fields,
-                warnings: list[ProjectWarning]) -> dict[str, Task]:
+def _read_tasks(
+    suite: str, directory: Path, fields: Fields, warnings: list[ProjectWarning]
+) -> dict[str, Task]:
     """The tasks found in the suite directory, in name order (as Go's ReadDir)."""
     try:
         entries = sorted(os.listdir(directory))
@@ -97,25 +103,28 @@ def _read_tasks(suite: str, directory: Path, fields: Fields,
             raise ProjectError(f"invalid task name: {gocompat.go_quote(name)}", file=task_file)
         task_fields = Fields(parse_file(task_file), task_file)
         tasks[name] = _read_task(name, suite, task_dir, task_fields)
-        warnings.extend(unknown_warnings(task_fields, name))
+        warnings.extend(unknown_warnings(task_fields, name, "task"))
     return tasks
 
 
 def _read_task(name: str, suite: str, directory: Path, fields: Fields) -> Task:
     summary = fields.string("summary").strip()
     if not summary:
-        raise fields.error(f"{name} is missing a summary",
-                           key="summary" if "summary" in fields else "")
+        raise fields.error(
+            f"{name} is missing a summary", key="summary" if "summary" in fields else ""
+        )
     samples = fields.integer("samples") or 1
     environment = read_environment(fields, name)
     systems = read_cascade_list(fields, "systems", name)
     _check_system_refs(systems, fields, name)
     artifacts = fields.string_list("artifacts")
     for index, artifact in enumerate(artifacts):
-        if (artifact.startswith("/") or artifact.startswith("../")
-                or gocompat.clean_path(artifact) != artifact):
-            raise fields.error(f"{name} has improper artifact path: {artifact}",
-                               key=f"artifacts[{index}]", node=fields.raw("artifacts"))
+        if artifact.startswith(("/", "../")) or gocompat.clean_path(artifact) != artifact:
+            raise fields.error(
+                f"{name} has improper artifact path: {artifact}",
+                key=f"artifacts[{index}]",
+                node=fields.raw("artifacts"),
+            )
     scripts = read_scripts(fields, each=False)
     return Task(
         name=name,
@@ -146,6 +155,8 @@ def _check_system_refs(systems: tuple[str, ...], fields: Fields, context: str) -
     for index, entry in enumerate(systems):
         name = entry[1:] if entry[:1] in ("+", "-") else entry
         if not SYSTEM_REF_RE.match(name):
-            raise fields.error(f"{context} refers to invalid system name: "
-                               f"{gocompat.go_quote(name)}", key=f"systems[{index}]",
-                               node=fields.raw("systems"))
+            raise fields.error(
+                f"{context} refers to invalid system name: {gocompat.go_quote(name)}",
+                key=f"systems[{index}]",
+                node=fields.raw("systems"),
+            )

@@ -35,7 +35,7 @@ def parse_file(path: Path) -> Node | None:
     """The composed YAML document of `path`, or None for an empty document."""
     try:
         with open(path, "rb") as stream:
-            return yaml.compose(stream, Loader=_Loader)  # type: ignore[no-any-return]
+            return yaml.compose(stream, Loader=_Loader)
     except OSError as exc:
         raise ProjectError(f"cannot read file: {exc.strerror or exc}", file=path) from exc
     except yaml.MarkedYAMLError as exc:
@@ -180,8 +180,9 @@ class Fields:
             elif isinstance(item, yaml.ScalarNode):
                 values.append(str(item.value))
             else:
-                raise self.error(f"expected a string, got {_describe(item)}",
-                                 key=f"{key}[{index}]", node=item)
+                raise self.error(
+                    f"expected a string, got {_describe(item)}", key=f"{key}[{index}]", node=item
+                )
         return tuple(values)
 
     def fields(self, key: str) -> Fields:
@@ -206,16 +207,24 @@ def mapping_pairs(node: Node, file: Path, where: str) -> Iterator[tuple[Node, No
     merged: list[tuple[Node, Node]] = []
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
-            raise ProjectError(f"expected a string key, got {_describe(key_node)}",
-                               file=file, line=line_of(key_node), field=where)
+            raise ProjectError(
+                f"expected a string key, got {_describe(key_node)}",
+                file=file,
+                line=line_of(key_node),
+                field=where,
+            )
         if key_node.value == "<<" and not key_node.style:
             merged.extend(_merge_sources(value_node, file, where))
             continue
         key = str(key_node.value)
         if key in seen:
             field = f"{where}.{key}" if where else key
-            raise ProjectError(f"{key!s} defined twice (first at line {line_of(seen[key])})",
-                               file=file, line=line_of(key_node), field=field)
+            raise ProjectError(
+                f"{key!s} defined twice (first at line {line_of(seen[key])})",
+                file=file,
+                line=line_of(key_node),
+                field=field,
+            )
         seen[key] = key_node
         yield key_node, value_node
     for key_node, value_node in merged:
@@ -229,8 +238,12 @@ def _merge_sources(node: Node, file: Path, where: str) -> list[tuple[Node, Node]
     pairs: list[tuple[Node, Node]] = []
     for source in sources:
         if not isinstance(source, yaml.MappingNode):
-            raise ProjectError("<< merge needs a mapping or a list of mappings",
-                               file=file, line=line_of(source), field=where)
+            raise ProjectError(
+                "<< merge needs a mapping or a list of mappings",
+                file=file,
+                line=line_of(source),
+                field=where,
+            )
         pairs.extend(mapping_pairs(source, file, where))
     return pairs
 
@@ -252,8 +265,9 @@ def read_environment(fields: Fields, context: str) -> Environment:
         return EMPTY_ENV
     assert node is not None
     if not isinstance(node, yaml.MappingNode):
-        raise fields.error(f"expected a mapping, got {_describe(node)}", key="environment",
-                           node=node)
+        raise fields.error(
+            f"expected a mapping, got {_describe(node)}", key="environment", node=node
+        )
     keys: list[str] = []
     values: list[str] = []
     lines: list[int] = []
@@ -261,19 +275,26 @@ def read_environment(fields: Fields, context: str) -> Environment:
         key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
         where = f"environment.{key}" if key else "environment"
         if not ENV_KEY_RE.match(key):
-            raise fields.error(f"invalid {context} environment: invalid variable name: "
-                               f"{gocompat.go_quote(key)}", key=where, node=key_node)
+            raise fields.error(
+                f"invalid {context} environment: invalid variable name: {gocompat.go_quote(key)}",
+                key=where,
+                node=key_node,
+            )
         if key in keys:
-            raise fields.error(f"invalid {context} environment: variable "
-                               f"{gocompat.go_quote(key)} defined multiple times",
-                               key=where, node=key_node)
+            raise fields.error(
+                f"invalid {context} environment: variable "
+                f"{gocompat.go_quote(key)} defined multiple times",
+                key=where,
+                node=key_node,
+            )
         if is_null(value_node):
             value = ""
         elif isinstance(value_node, yaml.ScalarNode):
             value = str(value_node.value)
         else:
-            raise fields.error(f"expected a string, got {_describe(value_node)}", key=where,
-                               node=value_node)
+            raise fields.error(
+                f"expected a string, got {_describe(value_node)}", key=where, node=value_node
+            )
         keys.append(key)
         values.append(value)
         lines.append(line_of(key_node))
@@ -292,11 +313,16 @@ def read_timeouts(fields: Fields) -> Timeouts:
     return Timeouts(warn=fields.timeout("warn-timeout"), kill=fields.timeout("kill-timeout"))
 
 
-def unknown_warnings(fields: Fields, level: str) -> list[ProjectWarning]:
+def unknown_warnings(fields: Fields, level: str, kind: str) -> list[ProjectWarning]:
     """Warnings for the keys of `fields` that no reader asked for."""
     return [
-        ProjectWarning(f"unknown {level} field {gocompat.go_quote(key)} (Spread ignores it)",
-                       fields.file, line, fields.path(key))
+        ProjectWarning(
+            f"unknown {level} field {gocompat.go_quote(key)} (Spread ignores it)",
+            fields.file,
+            line,
+            fields.path(key),
+            kind=f"unknown {kind} field {gocompat.go_quote(key)}",
+        )
         for key, line in fields.unknown_keys()
     ]
 
@@ -309,14 +335,19 @@ def read_cascade_list(fields: Fields, key: str, context: str) -> tuple[str, ...]
     entries = fields.string_list(key)
     kinds = {entry[:1] in ("+", "-") for entry in entries}
     if len(kinds) > 1:
-        raise fields.error(f"{context} specifies {key} both in delta and plain format",
-                           key=key, node=fields.raw(key))
+        raise fields.error(
+            f"{context} specifies {key} both in delta and plain format",
+            key=key,
+            node=fields.raw(key),
+        )
     for index, entry in enumerate(entries):
         pattern = entry[1:] if entry[:1] in ("+", "-") else entry
         try:
             gocompat.compile_glob(pattern)
         except gocompat.GlobSyntaxError as exc:
-            raise fields.error(f"{context} has invalid {key} pattern "
-                               f"{gocompat.go_quote(pattern)}: {exc}", key=f"{key}[{index}]",
-                               node=fields.raw(key)) from exc
+            raise fields.error(
+                f"{context} has invalid {key} pattern {gocompat.go_quote(pattern)}: {exc}",
+                key=f"{key}[{index}]",
+                node=fields.raw(key),
+            ) from exc
     return entries

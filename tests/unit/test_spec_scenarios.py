@@ -33,10 +33,12 @@ def test_3_no_project_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ProjectError) as info:
         load_project()
-    if not any((p / "spread.yaml").exists() or (p / ".spread.yaml").exists()
-               for p in tmp_path.parents):
+    if not any(
+        (p / "spread.yaml").exists() or (p / ".spread.yaml").exists() for p in tmp_path.parents
+    ):
         assert str(info.value) == (
-            "cannot load project file from .: cannot find spread.yaml or .spread.yaml")
+            "cannot load project file from .: cannot find spread.yaml or .spread.yaml"
+        )
 
 
 DEFAULT_BODY = """\
@@ -49,11 +51,14 @@ suites:
 """
 
 
-@pytest.mark.parametrize(("head", "message"), [
-    ("project: Hello\npath: /r\n", 'invalid project name: "Hello"'),
-    ("path: /r\n", 'invalid project name: ""'),
-    ("project: p\n", "missing project path field with remote project location"),
-])
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        ("project: Hello\npath: /r\n", 'invalid project name: "Hello"'),
+        ("path: /r\n", 'invalid project name: ""'),
+        ("project: p\n", "missing project path field with remote project location"),
+    ],
+)
 def test_4_5_project_name_and_path(project, head, message):
     project.spread(head + DEFAULT_BODY)
     with pytest.raises(ProjectError) as info:
@@ -62,10 +67,13 @@ def test_4_5_project_name_and_path(project, head, message):
     assert str(info.value).startswith("spread.yaml:")
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("relative/dir", "remote project path must be absolute and not /: relative/dir"),
-    ("/", "remote project path must be absolute and not /: /"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("relative/dir", "remote project path must be absolute and not /: relative/dir"),
+        ("/", "remote project path must be absolute and not /: /"),
+    ],
+)
 def test_6_bad_remote_path(project, path, message):
     project.spread(f"project: p\npath: {path}\n" + DEFAULT_BODY)
     project.task("tests/a")
@@ -80,21 +88,29 @@ def test_6_remote_path_is_cleaned(project):
     assert ("SPREAD_PATH", "/a/c") in project.env("lxd:ubuntu-16.04:tests/a")
 
 
-@pytest.mark.parametrize(("backends", "message"), [
-    ("Lxd: {systems: [ubuntu-16.04]}", 'invalid backend name: "Lxd"'),
-    ("docker: {systems: [ubuntu-16.04]}", 'backend "docker" has unsupported type "docker"'),
-    ("lxd: {allocate: x, systems: [ubuntu-16.04]}",
-     'backend "lxd" cannot use allocate and dispose fields'),
-    ("adhoc: {systems: [ubuntu-16.04]}", 'backend "adhoc" requires an allocate field'),
-    ("lxd: {systems: [ubuntu]}", 'backend "lxd" refers to invalid system name: "ubuntu"'),
-    ("lxd: {systems: [ubuntu-16.04: {workers: -1}]}",
-     'backend "lxd" has system "ubuntu-16.04" with -1 workers'),
-    ("lxd: {systems: []}", 'no systems specified for backend "lxd"'),
-    ("lxd:", "must define at least one backend"),
-])
+@pytest.mark.parametrize(
+    ("backends", "message"),
+    [
+        ("Lxd: {systems: [ubuntu-16.04]}", 'invalid backend name: "Lxd"'),
+        ("docker: {systems: [ubuntu-16.04]}", 'backend "docker" has unsupported type "docker"'),
+        (
+            "lxd: {allocate: x, systems: [ubuntu-16.04]}",
+            'backend "lxd" cannot use allocate and dispose fields',
+        ),
+        ("adhoc: {systems: [ubuntu-16.04]}", 'backend "adhoc" requires an allocate field'),
+        ("lxd: {systems: [ubuntu]}", 'backend "lxd" refers to invalid system name: "ubuntu"'),
+        (
+            "lxd: {systems: [ubuntu-16.04: {workers: -1}]}",
+            'backend "lxd" has system "ubuntu-16.04" with -1 workers',
+        ),
+        ("lxd: {systems: []}", 'no systems specified for backend "lxd"'),
+        ("lxd:", "must define at least one backend"),
+    ],
+)
 def test_7_8_9_backends(project, backends, message):
-    project.spread(f"project: p\npath: /r\nbackends:\n    {backends}\n"
-                   "suites:\n    tests/: {summary: s}\n")
+    project.spread(
+        f"project: p\npath: /r\nbackends:\n    {backends}\nsuites:\n    tests/: {{summary: s}}\n"
+    )
     with pytest.raises(ProjectError) as info:
         project.matrix()
     assert info.value.message == message
@@ -107,14 +123,19 @@ def test_9_no_suites(project):
     assert info.value.message == "must define at least one task suite"
 
 
-@pytest.mark.parametrize(("suite", "message"), [
-    ("tests: {summary: s}", 'invalid suite name (must end with /): "tests"'),
-    ("Tests/: {summary: s}", 'invalid suite name: "Tests/"'),
-    ("tests/: {}", "suite tests/ is missing a summary"),
-])
+@pytest.mark.parametrize(
+    ("suite", "message"),
+    [
+        ("tests: {summary: s}", 'invalid suite name (must end with /): "tests"'),
+        ("Tests/: {summary: s}", 'invalid suite name: "Tests/"'),
+        ("tests/: {}", "suite tests/ is missing a summary"),
+    ],
+)
 def test_10_suites(project, suite, message):
-    project.spread("project: p\npath: /r\nbackends:\n    lxd: {systems: [ubuntu-16.04]}\n"
-                   f"suites:\n    {suite}\n")
+    project.spread(
+        "project: p\npath: /r\nbackends:\n    lxd: {systems: [ubuntu-16.04]}\n"
+        f"suites:\n    {suite}\n"
+    )
     (project.root / "tests").mkdir()
     with pytest.raises(ProjectError) as info:
         project.matrix()
@@ -163,7 +184,9 @@ def test_13_environment_names(project):
     project.task("tests/main", "summary: t\nenvironment:\n    A: 1\n    A: 2\n")
     with pytest.raises(ProjectError) as info:
         project.matrix()
-    assert info.value.message == 'invalid tests/main environment: variable "A" defined multiple times'
+    assert (
+        info.value.message == 'invalid tests/main environment: variable "A" defined multiple times'
+    )
     assert info.value.line == 4
 
 
@@ -176,29 +199,38 @@ def test_14_bad_timeouts(project, value):
     assert info.value.line == 3 and info.value.field == "kill-timeout"
 
 
-@pytest.mark.parametrize(("value", "nanoseconds"), [
-    ("1.5h", 5_400_000_000_000), ("1m30s", 90_000_000_000), ("-1ns", -1), ("0", 0)])
+@pytest.mark.parametrize(
+    ("value", "nanoseconds"),
+    [("1.5h", 5_400_000_000_000), ("1m30s", 90_000_000_000), ("-1ns", -1), ("0", 0)],
+)
 def test_14_good_timeouts(project, value, nanoseconds):
     (project.root / "tests").mkdir()
     project.spread(f"project: p\npath: /r\nkill-timeout: {value}\n" + DEFAULT_BODY)
     assert project.matrix().project.timeouts.kill == nanoseconds
 
 
-@pytest.mark.parametrize(("memory", "message"), [
-    ("1024", 'unknown size suffix in "1024", must be one of: B, K, M, G'),
-    ("1.5G", 'invalid size string: "1.5G"'),
-])
+@pytest.mark.parametrize(
+    ("memory", "message"),
+    [
+        ("1024", 'unknown size suffix in "1024", must be one of: B, K, M, G'),
+        ("1.5G", 'invalid size string: "1.5G"'),
+    ],
+)
 def test_15_bad_sizes(project, memory, message):
-    project.spread(f"project: p\npath: /r\nbackends:\n    qemu:\n        memory: {memory}\n"
-                   "        systems: [ubuntu-16.04]\nsuites:\n    tests/: {summary: s}\n")
+    project.spread(
+        f"project: p\npath: /r\nbackends:\n    qemu:\n        memory: {memory}\n"
+        "        systems: [ubuntu-16.04]\nsuites:\n    tests/: {summary: s}\n"
+    )
     with pytest.raises(ProjectError) as info:
         project.matrix()
     assert info.value.message == message
 
 
 def test_16_values_keep_their_text(project):
-    project.spread("project: p\npath: /r\nenvironment:\n    FOO: 010\n    BAR: yes\n"
-                   "    BAZ: 1.50\n    NUL:\n" + DEFAULT_BODY)
+    project.spread(
+        "project: p\npath: /r\nenvironment:\n    FOO: 010\n    BAR: yes\n"
+        "    BAZ: 1.50\n    NUL:\n" + DEFAULT_BODY
+    )
     project.task("tests/a")
     env = dict(project.env("lxd:ubuntu-16.04:tests/a"))
     assert (env["FOO"], env["BAR"], env["BAZ"], env["NUL"]) == ("010", "yes", "1.50", "")
@@ -231,23 +263,28 @@ environment:
 def test_17_readme_variants(project):
     project.spread(README_SUITE)
     project.task("tests/hello", README_TASK)
-    assert project.list() == [f"lxd:{system}:tests/hello:{variant}"
-                              for system in ("ubuntu-16.04", "ubuntu-18.04")
-                              for variant in ("bar", "baz", "foo")]
+    assert project.list() == [
+        f"lxd:{system}:tests/hello:{variant}"
+        for system in ("ubuntu-16.04", "ubuntu-18.04")
+        for variant in ("bar", "baz", "foo")
+    ]
     bar = dict(project.env("lxd:ubuntu-16.04:tests/hello:bar"))
     assert (bar["SUBJECT"], bar["GREETING"]) == ("lunacy", "Goodbye")
     baz = dict(project.env("lxd:ubuntu-16.04:tests/hello:baz"))
     assert (baz["GREETING"], baz["SUBJECT"]) == ("Hello", "world")
 
 
-@pytest.mark.parametrize(("variants", "expected"), [
-    ("[-bar]", ["baz", "foo"]),
-    ("[foo, baz]", ["baz", "foo"]),
-    ("[+buz]", ["bar", "baz", "buz", "foo"]),
-    ("[-b*]", ["foo"]),
-    ("[-foo, +qux]", ["bar", "baz", "qux"]),
-    ('["foo*"]', ["foo", "foo*"]),
-])
+@pytest.mark.parametrize(
+    ("variants", "expected"),
+    [
+        ("[-bar]", ["baz", "foo"]),
+        ("[foo, baz]", ["baz", "foo"]),
+        ("[+buz]", ["bar", "baz", "buz", "foo"]),
+        ("[-b*]", ["foo"]),
+        ("[-foo, +qux]", ["bar", "baz", "qux"]),
+        ('["foo*"]', ["foo", "foo*"]),
+    ],
+)
 def test_18_variant_lists(project, variants, expected):
     project.spread(README_SUITE)
     project.task("tests/hello", README_TASK + f"variants: {variants}\n")
@@ -276,32 +313,46 @@ suites:
 
 
 def two_backends(project, suite_extra="", task_a="summary: t\n"):
-    project.spread(TWO_BACKENDS.replace("    tests:/\n", "    tests/:\n        summary: s\n"
-                                         + suite_extra))
+    project.spread(
+        TWO_BACKENDS.replace("    tests:/\n", "    tests/:\n        summary: s\n" + suite_extra)
+    )
     project.task("tests/a", task_a)
     project.task("tests/b")
 
 
 def test_20_systems_cascade(project):
-    two_backends(project, "        systems: [-ubuntu-18.04]\n",
-                 "summary: t\nsystems: [ubuntu-*]\n")
+    two_backends(project, "        systems: [-ubuntu-18.04]\n", "summary: t\nsystems: [ubuntu-*]\n")
     assert project.list() == [
-        "lxd:ubuntu-16.04:tests/a", "lxd:ubuntu-16.04:tests/b", "lxd:ubuntu-18.04:tests/a",
-        "qemu:debian-9:tests/b", "qemu:ubuntu-16.04:tests/a", "qemu:ubuntu-16.04:tests/b"]
+        "lxd:ubuntu-16.04:tests/a",
+        "lxd:ubuntu-16.04:tests/b",
+        "lxd:ubuntu-18.04:tests/a",
+        "qemu:debian-9:tests/b",
+        "qemu:ubuntu-16.04:tests/a",
+        "qemu:ubuntu-16.04:tests/b",
+    ]
 
 
 def test_21_backends_cascade(project):
     two_backends(project, "        backends: [qemu]\n", "summary: t\nbackends: [+lxd]\n")
     assert project.list() == [
-        "lxd:ubuntu-16.04:tests/a", "lxd:ubuntu-18.04:tests/a", "qemu:debian-9:tests/a",
-        "qemu:debian-9:tests/b", "qemu:ubuntu-16.04:tests/a", "qemu:ubuntu-16.04:tests/b"]
+        "lxd:ubuntu-16.04:tests/a",
+        "lxd:ubuntu-18.04:tests/a",
+        "qemu:debian-9:tests/a",
+        "qemu:debian-9:tests/b",
+        "qemu:ubuntu-16.04:tests/a",
+        "qemu:ubuntu-16.04:tests/b",
+    ]
 
 
 def test_22_system_missing_from_a_backend(project):
     two_backends(project, "", "summary: t\nsystems: [debian-9]\n")
     assert project.list() == [
-        "lxd:ubuntu-16.04:tests/b", "lxd:ubuntu-18.04:tests/b", "qemu:debian-9:tests/a",
-        "qemu:debian-9:tests/b", "qemu:ubuntu-16.04:tests/b"]
+        "lxd:ubuntu-16.04:tests/b",
+        "lxd:ubuntu-18.04:tests/b",
+        "qemu:debian-9:tests/a",
+        "qemu:debian-9:tests/b",
+        "qemu:ubuntu-16.04:tests/b",
+    ]
 
 
 def test_23_suite_delta_and_plain(project):
@@ -312,9 +363,11 @@ def test_23_suite_delta_and_plain(project):
 
 
 def test_24_backend_variants_replace_project_variants(project):
-    project.spread("project: p\npath: /r\nenvironment:\n    X/a: 1\n    X/b: 2\n"
-                   "backends:\n    lxd:\n        variants: [c]\n        systems: [ubuntu-16.04]\n"
-                   "suites:\n    tests/: {summary: s}\n")
+    project.spread(
+        "project: p\npath: /r\nenvironment:\n    X/a: 1\n    X/b: 2\n"
+        "backends:\n    lxd:\n        variants: [c]\n        systems: [ubuntu-16.04]\n"
+        "suites:\n    tests/: {summary: s}\n"
+    )
     project.task("tests/hello")
     assert project.list() == ["lxd:ubuntu-16.04:tests/hello:c"]
     assert "X" not in dict(project.env("lxd:ubuntu-16.04:tests/hello:c"))
@@ -325,37 +378,56 @@ def test_25_samples(project):
     project.task("tests/x", "summary: t\nsamples: 2\nenvironment:\n    A/one: 1\n    A/two: 2\n")
     project.task("tests/x-2")
     assert project.list() == [
-        "lxd:ubuntu-16.04:tests/x-2", "lxd:ubuntu-16.04:tests/x:one#1",
-        "lxd:ubuntu-16.04:tests/x:two#1", "lxd:ubuntu-16.04:tests/x:one#2",
-        "lxd:ubuntu-16.04:tests/x:two#2"]
+        "lxd:ubuntu-16.04:tests/x-2",
+        "lxd:ubuntu-16.04:tests/x:one#1",
+        "lxd:ubuntu-16.04:tests/x:two#1",
+        "lxd:ubuntu-16.04:tests/x:one#2",
+        "lxd:ubuntu-16.04:tests/x:two#2",
+    ]
     env = dict(project.env("lxd:ubuntu-16.04:tests/x:two#2"))
     assert (env["SPREAD_SAMPLE"], env["SPREAD_JOB"]) == ("2", "lxd:ubuntu-16.04:tests/x:two#2")
 
 
 def test_26_environment_order(project):
-    project.spread("project: p\npath: /r\nenvironment:\n    A: one\n    X: default\n"
-                   "backends:\n    lxd:\n        environment: {B: two}\n"
-                   "        systems: [ubuntu-16.04]\n"
-                   "suites:\n    tests/:\n        summary: s\n"
-                   "        environment: {A: suite-a, X/v1: special}\n")
+    project.spread(
+        "project: p\npath: /r\nenvironment:\n    A: one\n    X: default\n"
+        "backends:\n    lxd:\n        environment: {B: two}\n"
+        "        systems: [ubuntu-16.04]\n"
+        "suites:\n    tests/:\n        summary: s\n"
+        "        environment: {A: suite-a, X/v1: special}\n"
+    )
     project.task("tests/t", "summary: t\nenvironment:\n    D: $A\n")
     assert project.env("lxd:ubuntu-16.04:tests/t:v1") == [
-        ("SPREAD_JOB", "lxd:ubuntu-16.04:tests/t:v1"), ("SPREAD_PROJECT", "p"),
-        ("SPREAD_PATH", "/r"), ("SPREAD_BACKEND", "lxd"), ("SPREAD_SYSTEM", "ubuntu-16.04"),
-        ("SPREAD_SUITE", "tests/"), ("SPREAD_TASK", "tests/t"), ("SPREAD_VARIANT", "v1"),
-        ("SPREAD_SAMPLE", "1"), ("B", "two"), ("A", "suite-a"), ("X", "special"), ("D", "$A")]
+        ("SPREAD_JOB", "lxd:ubuntu-16.04:tests/t:v1"),
+        ("SPREAD_PROJECT", "p"),
+        ("SPREAD_PATH", "/r"),
+        ("SPREAD_BACKEND", "lxd"),
+        ("SPREAD_SYSTEM", "ubuntu-16.04"),
+        ("SPREAD_SUITE", "tests/"),
+        ("SPREAD_TASK", "tests/t"),
+        ("SPREAD_VARIANT", "v1"),
+        ("SPREAD_SAMPLE", "1"),
+        ("B", "two"),
+        ("A", "suite-a"),
+        ("X", "special"),
+        ("D", "$A"),
+    ]
 
 
 def test_27_variant_value_beats_a_later_plain_value(project):
-    project.spread("project: p\npath: /r\nbackends:\n    lxd: {systems: [ubuntu-16.04]}\n"
-                   "suites:\n    tests/:\n        summary: s\n        environment: {X/a: s}\n")
+    project.spread(
+        "project: p\npath: /r\nbackends:\n    lxd: {systems: [ubuntu-16.04]}\n"
+        "suites:\n    tests/:\n        summary: s\n        environment: {X/a: s}\n"
+    )
     project.task("tests/t", "summary: t\nenvironment:\n    X: t\n")
     assert dict(project.env("lxd:ubuntu-16.04:tests/t:a"))["X"] == "s"
 
 
 def test_28_host_commands(project):
-    project.spread("project: p\npath: /r\nenvironment:\n    H: $(HOST:echo hi)\n"
-                   "    T: $(HOST:date +%N)\n" + DEFAULT_BODY)
+    project.spread(
+        "project: p\npath: /r\nenvironment:\n    H: $(HOST:echo hi)\n"
+        "    T: $(HOST:date +%N)\n" + DEFAULT_BODY
+    )
     project.task("tests/a")
     project.task("tests/b")
     env_a = dict(project.env("lxd:ubuntu-16.04:tests/a"))
@@ -367,14 +439,18 @@ def test_28_host_commands(project):
     assert len(values) == 1
 
 
-@pytest.mark.parametrize(("command", "message"), [
-    ("false", "$(HOST:false) in project environment returned error: exit status 1"),
-    ("echo oops >&2; false",
-     "$(HOST:echo oops >&2; false) in project environment returned error: oops"),
-])
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("false", "$(HOST:false) in project environment returned error: exit status 1"),
+        (
+            "echo oops >&2; false",
+            "$(HOST:echo oops >&2; false) in project environment returned error: oops",
+        ),
+    ],
+)
 def test_28_failing_host_commands(project, command, message):
-    project.spread(f"project: p\npath: /r\nenvironment:\n    H: $(HOST:{command})\n"
-                   + DEFAULT_BODY)
+    project.spread(f"project: p\npath: /r\nenvironment:\n    H: $(HOST:{command})\n" + DEFAULT_BODY)
     project.task("tests/a")
     with pytest.raises(ProjectError) as info:
         project.list()
@@ -383,11 +459,13 @@ def test_28_failing_host_commands(project, command, message):
 
 
 def test_29_credentials(project):
-    project.spread("project: p\npath: /r\nenvironment:\n    U: $(HOST:echo bob)\n"
-                   "    PW: secret\nbackends:\n    lxd:\n        systems:\n"
-                   "            - ubuntu-16.04: {username: $U, password: $PW}\n"
-                   "            - ubuntu-18.04: {password: pa$$word}\n"
-                   "suites:\n    tests/: {summary: s}\n")
+    project.spread(
+        "project: p\npath: /r\nenvironment:\n    U: $(HOST:echo bob)\n"
+        "    PW: secret\nbackends:\n    lxd:\n        systems:\n"
+        "            - ubuntu-16.04: {username: $U, password: $PW}\n"
+        "            - ubuntu-18.04: {password: pa$$word}\n"
+        "suites:\n    tests/: {summary: s}\n"
+    )
     project.task("tests/a")
     credentials = project.matrix().credentials
     assert credentials["lxd:ubuntu-16.04"] == ("bob", "secret")
@@ -399,17 +477,33 @@ def test_29_credentials(project):
 
 def one_job(project, name):
     """A project with exactly the job `backend:image:suite/test:variant`."""
-    project.spread("project: p\npath: /r\nbackends:\n    backend: {type: lxd, systems: [image-1]}\n"
-                   "suites:\n    suite/:\n        summary: s\n        environment: {X/variant: 1}\n")
+    project.spread(
+        "project: p\npath: /r\nbackends:\n    backend: {type: lxd, systems: [image-1]}\n"
+        "suites:\n    suite/:\n        summary: s\n        environment: {X/variant: 1}\n"
+    )
     project.task("suite/test")
     (job,) = project.matrix().jobs
     assert job.name == name
     return job
 
 
-@pytest.mark.parametrize("argument", [
-    "backend", "backend:", "image-1", ":image-1:", "suite/test", "suit...est", "suite/", "/test",
-    ":variant", "...", "im...", "...-1"])
+@pytest.mark.parametrize(
+    "argument",
+    [
+        "backend",
+        "backend:",
+        "image-1",
+        ":image-1:",
+        "suite/test",
+        "suit...est",
+        "suite/",
+        "/test",
+        ":variant",
+        "...",
+        "im...",
+        "...-1",
+    ],
+)
 def test_30_filter_passes(project, argument):
     job = one_job(project, "backend:image-1:suite/test:variant")
     from pytest_spread.project.filters import JobFilter
@@ -417,8 +511,7 @@ def test_30_filter_passes(project, argument):
     assert JobFilter(argument).matches(job)
 
 
-@pytest.mark.parametrize("argument", [
-    "nothing", "noth...", "...hing", ":backend", "suite", "test"])
+@pytest.mark.parametrize("argument", ["nothing", "noth...", "...hing", ":backend", "suite", "test"])
 def test_30_filter_blocks(project, argument):
     job = one_job(project, "backend:image-1:suite/test:variant")
     from pytest_spread.project.filters import JobFilter
@@ -427,8 +520,10 @@ def test_30_filter_blocks(project, argument):
 
 
 def readme_jobs(project):
-    project.spread("project: p\npath: /r\nbackends:\n    lxd: {systems: [ubuntu-16.04]}\n"
-                   "suites:\n    mysuite/: {summary: s}\n")
+    project.spread(
+        "project: p\npath: /r\nbackends:\n    lxd: {systems: [ubuntu-16.04]}\n"
+        "suites:\n    mysuite/: {summary: s}\n"
+    )
     project.task("mysuite/task-one", "summary: t\nvariants: [variant-a]\n")
     project.task("mysuite/task-two", "summary: t\nvariants: [variant-b]\n")
 
@@ -437,12 +532,21 @@ ONE = "lxd:ubuntu-16.04:mysuite/task-one:variant-a"
 TWO = "lxd:ubuntu-16.04:mysuite/task-two:variant-b"
 
 
-@pytest.mark.parametrize(("argument", "expected"), [
-    ("/task-one", [ONE]), ("mysu...one", [ONE]), ("lxd:ubuntu-16.04:variant-a", [ONE]),
-    ("variant-a", [ONE]), ("lxd:variant-b", [TWO]), ("/task-t...", [TWO]),
-    ("lxd", [ONE, TWO]), ("lxd:mysuite/", [ONE, TWO]), ("ubuntu-...", [ONE, TWO]),
-    ("/task...", [ONE, TWO]),
-])
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        ("/task-one", [ONE]),
+        ("mysu...one", [ONE]),
+        ("lxd:ubuntu-16.04:variant-a", [ONE]),
+        ("variant-a", [ONE]),
+        ("lxd:variant-b", [TWO]),
+        ("/task-t...", [TWO]),
+        ("lxd", [ONE, TWO]),
+        ("lxd:mysuite/", [ONE, TWO]),
+        ("ubuntu-...", [ONE, TWO]),
+        ("/task...", [ONE, TWO]),
+    ],
+)
 def test_31_readme_filters(project, argument, expected):
     readme_jobs(project)
     assert project.list(argument) == expected
@@ -459,11 +563,19 @@ def test_31_readme_filters_matching_nothing(project, argument):
 def test_32_filters_are_ored(project):
     two_backends(project)
     assert project.list("ubuntu-16.04", "/b") == [
-        "lxd:ubuntu-16.04:tests/a", "lxd:ubuntu-16.04:tests/b", "lxd:ubuntu-18.04:tests/b",
-        "qemu:debian-9:tests/b", "qemu:ubuntu-16.04:tests/a", "qemu:ubuntu-16.04:tests/b"]
+        "lxd:ubuntu-16.04:tests/a",
+        "lxd:ubuntu-16.04:tests/b",
+        "lxd:ubuntu-18.04:tests/b",
+        "qemu:debian-9:tests/b",
+        "qemu:ubuntu-16.04:tests/a",
+        "qemu:ubuntu-16.04:tests/b",
+    ]
     assert project.list("qemu:tests/") == [
-        "qemu:debian-9:tests/a", "qemu:debian-9:tests/b", "qemu:ubuntu-16.04:tests/a",
-        "qemu:ubuntu-16.04:tests/b"]
+        "qemu:debian-9:tests/a",
+        "qemu:debian-9:tests/b",
+        "qemu:ubuntu-16.04:tests/a",
+        "qemu:ubuntu-16.04:tests/b",
+    ]
     with pytest.raises(NoJobsError):
         project.list("ubuntu-16.04:/a")
 
@@ -472,19 +584,26 @@ def test_33_sample_filters(project):
     project.spread()
     project.task("tests/x", "summary: t\nsamples: 2\nenvironment:\n    A/one: 1\n    A/two: 2\n")
     project.task("tests/x-2")
-    assert project.list("/x#2") == ["lxd:ubuntu-16.04:tests/x:one#2",
-                                    "lxd:ubuntu-16.04:tests/x:two#2"]
+    assert project.list("/x#2") == [
+        "lxd:ubuntu-16.04:tests/x:one#2",
+        "lxd:ubuntu-16.04:tests/x:two#2",
+    ]
     assert len(project.list("tests/...#1..2")) == 5
-    assert project.list("/x#1..0") == ["lxd:ubuntu-16.04:tests/x:one#1",
-                                       "lxd:ubuntu-16.04:tests/x:two#1"]
+    assert project.list("/x#1..0") == [
+        "lxd:ubuntu-16.04:tests/x:one#1",
+        "lxd:ubuntu-16.04:tests/x:two#1",
+    ]
 
 
-@pytest.mark.parametrize(("argument", "message"), [
-    ("x#0", 'invalid sample range in filter string: "x#0"'),
-    ("/x#3..1", 'invalid sample range in filter string: "/x#3..1"'),
-    ("a..b", 'invalid filter string: ".."'),
-    ("a#b", 'invalid filter string: "#"'),
-])
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("x#0", 'invalid sample range in filter string: "x#0"'),
+        ("/x#3..1", 'invalid sample range in filter string: "/x#3..1"'),
+        ("a..b", 'invalid filter string: ".."'),
+        ("a#b", 'invalid filter string: "#"'),
+    ],
+)
 def test_33_bad_filters(project, argument, message):
     project.spread()
     project.task("tests/x")
@@ -510,17 +629,20 @@ suites:
 """
 
 
-@pytest.mark.parametrize(("arguments", "expected"), [
-    ((), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
-    (("lxd-m",), "lxd-m:ubuntu-16.04-a:checks-a/task-a"),
-    (("ubuntu-16.04-m",), "lxd-a:ubuntu-16.04-m:checks-a/task-a"),
-    (("checks-m/",), "lxd-a:ubuntu-16.04-a:checks-m/task-a"),
-    (("/task-m",), "lxd-a:ubuntu-16.04-a:checks-a/task-m"),
-    (("lxd-...",), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
-    (("ubuntu-...",), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
-    (("checks-.../",), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
-    (("/task-...",), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ((), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
+        (("lxd-m",), "lxd-m:ubuntu-16.04-a:checks-a/task-a"),
+        (("ubuntu-16.04-m",), "lxd-a:ubuntu-16.04-m:checks-a/task-a"),
+        (("checks-m/",), "lxd-a:ubuntu-16.04-a:checks-m/task-a"),
+        (("/task-m",), "lxd-a:ubuntu-16.04-a:checks-a/task-m"),
+        (("lxd-...",), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
+        (("ubuntu-...",), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
+        (("checks-.../",), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
+        (("/task-...",), "lxd-a:ubuntu-16.04-a:checks-a/task-a"),
+    ],
+)
 def test_34_manual(project, arguments, expected):
     project.spread(MANUAL)
     for suite in ("checks-a", "checks-m"):
