@@ -16,17 +16,30 @@ class SpreadItem(pytest.Item):
     """One Spread job; `name` is the job name, the node id `<suite>/<task>/task.yaml::<name>`."""
 
     def __init__(self, *, job: Job, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
         self.job = job
-        self.own_markers.append(
-            pytest.mark.spread(
+        super().__init__(**kwargs)
+
+    # The `spread(...)` marker is built on first use: only -m and -k look at
+    # markers, and building 150,000 of them up front costs seconds.
+    @property
+    def own_markers(self) -> list[pytest.Mark]:
+        markers: list[pytest.Mark] | None = self.__dict__.get("_own_markers")
+        if markers is None:
+            job = self.job
+            marker = pytest.mark.spread(
                 backend=job.backend.name,
                 system=job.system.name,
                 suite=job.suite.name,
                 task=job.task.name,
                 variant=job.variant,
-            ).mark
-        )
+            )
+            markers = self.__dict__["_own_markers"] = [marker.mark]
+        return markers
+
+    @own_markers.setter
+    def own_markers(self, value: list[pytest.Mark]) -> None:
+        if value:  # pytest's Node.__init__ assigns an empty list first
+            self.__dict__["_own_markers"] = [*self.own_markers, *value]
 
     def runtest(self) -> None:
         pytest.fail(f"{self.name}: execution not implemented yet", pytrace=False)

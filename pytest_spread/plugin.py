@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import warnings
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,9 +89,14 @@ def pytest_collection(session: pytest.Session) -> None:
             raise pytest.UsageError(str(exc)) from None
         return
     state.matrix = matrix
-    for job in matrix.jobs:
-        if matches_any(filters, job):
-            state.jobs_by_file.setdefault(job.task.file, []).append(job)
+    jobs = [job for job in matrix.jobs if matches_any(filters, job)]
+    if not _selects_explicitly(config):
+        jobs = drop_manual(jobs, _identity, explicit=False)  # no need to collect them at all
+    for job in jobs:
+        state.jobs_by_file.setdefault(job.task.file, []).append(job)
+    # Tens of thousands of items are about to be made and then live until the
+    # end: keep the garbage collector from scanning them over and over.
+    gc.disable()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.File | None:
@@ -121,17 +128,22 @@ def pytest_collection_modifyitems(
     if not slots:
         return
     jobs: list[SpreadItem] = [items[index] for index in slots]  # type: ignore[misc]
-    explicit = bool(
-        config.getoption("spread_filter")
-        or config.getoption("keyword")
-        or config.getoption("markexpr")
-    )
-    kept = drop_manual(jobs, _job_of, explicit)
+    kept = drop_manual(jobs, _job_of, _selects_explicitly(config))
     if len(kept) < len(jobs):
         kept_ids = {id(item) for item in kept}
         config.hook.pytest_deselected(items=[i for i in jobs if id(i) not in kept_ids])
     kept.sort(key=_item_key)
     items[:] = _merge(items, kept) if len(slots) < len(items) else kept
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    finally:
+        if STATE in session.config.stash:
+            gc.freeze()  # the collected items stay; later collections need not scan them
+            gc.enable()
 
 
 class SpreadWarning(pytest.PytestWarning):
@@ -147,6 +159,19 @@ def _project_location(config: pytest.Config) -> Path:
         if first.exists():
             return first if first.is_dir() else first.parent
     return config.invocation_params.dir
+
+
+def _selects_explicitly(config: pytest.Config) -> bool:
+    """True when a selection could name manual jobs (Spread: any filter argument)."""
+    return bool(
+        config.getoption("spread_filter")
+        or config.getoption("keyword")
+        or config.getoption("markexpr")
+    )
+
+
+def _identity(job: Job) -> Job:
+    return job
 
 
 def _job_of(item: SpreadItem) -> Job:

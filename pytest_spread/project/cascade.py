@@ -7,7 +7,8 @@ levels so far have mentioned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from ..errors import ProjectError
 from .gocompat import GlobSyntaxError, compile_glob, has_glob_meta
@@ -47,10 +48,18 @@ def cascade(levels: Sequence[Level], what: str) -> set[str]:
 
 
 def _matches(pattern: str, candidates: list[str], context: str, what: str) -> list[str]:
-    if not has_glob_meta(pattern):
+    match = _matcher(pattern)
+    if match is None:
         return [pattern] if pattern in candidates else []
-    try:
-        match = compile_glob(pattern)
-    except GlobSyntaxError as exc:
-        raise ProjectError(f"{context} has invalid {what} pattern {pattern!r}: {exc}") from exc
     return [name for name in candidates if match(name)]
+
+
+@lru_cache(maxsize=8192)
+def _matcher(pattern: str) -> Callable[[str], object] | None:
+    """None for a plain name, else the compiled glob (malformed globs are a ProjectError)."""
+    if not has_glob_meta(pattern):
+        return None
+    try:
+        return compile_glob(pattern)
+    except GlobSyntaxError as exc:
+        raise ProjectError(f"invalid pattern {pattern!r}: {exc}") from exc

@@ -217,19 +217,23 @@ class _Generator:
     def _evaluate_levels(self, jobs: list[Job]) -> None:
         """Evaluate `$(HOST:...)` in the environments these jobs use, as Spread does per job."""
         first = jobs[0]
-        levels: list[tuple[Environment, str]] = [
+        backends: dict[str, Backend] = {}
+        systems: dict[str, System] = {}
+        for job in jobs:
+            backends[job.backend.name] = job.backend
+            systems[job.lane] = job.system
+            if "$(HOST:" in job.name:
+                self.matrix.host.expand(job.name, "$SPREAD_*")
+        levels = [
             (self.project.environment, "project"),
             (first.suite.environment, f"suite {first.suite.name}"),
             (first.task.environment, first.task.name),
         ]
-        for job in jobs:
-            levels.append((job.backend.environment, f"backend {go_quote(job.backend.name)}"))
-            levels.append((job.system.environment, job.lane))
-            if "$(HOST:" in job.name:
-                self.matrix.host.expand(job.name, "$SPREAD_*")
+        levels += [(b.environment, f"backend {go_quote(name)}") for name, b in backends.items()]
+        levels += [(system.environment, lane) for lane, system in systems.items()]
         cache = self.matrix.environments
         for env, context in levels:
-            if id(env) not in cache and len(env):
+            if len(env) and id(env) not in cache:
                 cache[id(env)] = self.matrix.host.expand_environment(env, context)
 
 

@@ -24,22 +24,22 @@ class Environment:
     values: tuple[str, ...] = ()
     lines: tuple[int, ...] = ()
     file: Path | None = None
+    variants: tuple[str, ...] = field(init=False, compare=False)
+    """The sorted variant names the keys' suffixes mention."""
 
-    def items(self) -> zip[tuple[str, str]]:
-        return zip(self.keys, self.values, strict=False)
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    @property
-    def variants(self) -> tuple[str, ...]:
-        """The sorted variant names the keys' suffixes mention."""
+    def __post_init__(self) -> None:
         names: set[str] = set()
         for key in self.keys:
             _, slash, suffix = key.rpartition("/")
             if slash:
                 names.update(suffix.split(","))
-        return tuple(sorted(names))
+        object.__setattr__(self, "variants", tuple(sorted(names)))
+
+    def items(self) -> zip[tuple[str, str]]:
+        return zip(self.keys, self.values, strict=True)
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 EMPTY_ENV = Environment()

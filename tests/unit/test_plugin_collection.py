@@ -55,7 +55,7 @@ def test_items_are_jobs_in_spread_order(spread_project):
         "tests/a/task.yaml::qemu:debian-9:tests/a:two",
         "tests/b/task.yaml::qemu:debian-9:tests/b",
     ]
-    result.stdout.fnmatch_lines(["9/15 tests collected (6 deselected)*"])
+    result.stdout.fnmatch_lines(["9 tests collected*"])
 
 
 def test_without_the_option_nothing_is_collected(spread_project):
