@@ -5,11 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+import pytest
+
 from .errors import SpreadError
 from .project.filters import select_jobs
 from .project.loader import load_project
 from .project.matrix import build_matrix
 from .project.model import summarize_warnings
+from .run.report import Report
+from .session import STATE, log
 from .spread_flags import FlagError, OptionsError, SpreadOptions, parse_spread_args
 
 
@@ -29,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if options.list:
             return list_jobs(options)
-        return _fail("running jobs is not implemented yet; use -list")
+        return run_jobs(options)
     except SpreadError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
@@ -47,6 +51,79 @@ def list_jobs(options: SpreadOptions) -> int:
     out.write("\n")
     out.flush()
     return 0
+
+
+UNSUPPORTED = (
+    ("debug", "-debug"),
+    ("shell", "-shell"),
+    ("shell_before", "-shell-before"),
+    ("shell_after", "-shell-after"),
+    ("discard", "-discard"),
+    ("gc", "-gc"),
+    ("reuse_pid", "-reuse-pid"),
+    ("resend", "-resend"),
+    ("seed", "-seed"),
+)
+
+
+def run_jobs(options: SpreadOptions) -> int:
+    """Run the selected jobs through pytest, printing Spread's log and final report."""
+    for field, flag in UNSUPPORTED:
+        if getattr(options, field):
+            return _fail(f"{flag} is not supported yet")
+    project = load_project()
+    for warning in summarize_warnings(project.warnings):
+        print(f"warning: {warning}", file=sys.stderr)
+    select_jobs(build_matrix(project).jobs, options.filters)  # Spread's errors, before running
+    args = [
+        "--spread",
+        "--spread-log",
+        "-p",
+        "no:terminal",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        f"--rootdir={project.dir}",
+        f"--spread-project={project.dir}",
+        f"--spread-repeat={options.repeat}",
+        str(project.dir),
+    ]
+    args += [f"--spread-filter={argument}" for argument in options.filters]
+    args += [
+        flag
+        for flag, on in (
+            ("--spread-reuse", options.reuse),
+            ("--spread-restore", options.restore),
+            ("--spread-abend", options.abend),
+        )
+        if on
+    ]
+    if options.password:
+        args.append(f"--spread-password={options.password}")
+    if options.artifacts:
+        args.append(f"--spread-artifacts={options.artifacts}")
+    outcome = _RunOutcome()
+    status = pytest.main(args, plugins=[outcome])
+    if outcome.report is None:
+        return _fail(f"pytest ended with status {int(status)} before running any job")
+    for message in outcome.report.messages():
+        log(message)
+    if not outcome.report.ok:
+        return _fail("unsuccessful run")
+    return 0
+
+
+class _RunOutcome:
+    """A plugin object that keeps the run's report for the command's exit status."""
+
+    report: Report | None = None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        state = session.config.stash.get(STATE, None)
+        if state is not None:
+            self.report = state.report
 
 
 def _fail(message: str) -> int:

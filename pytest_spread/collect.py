@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 
 from .errors import display_path
 from .project.matrix import Job
+from .run.worker import LIFECYCLE_OUTCOMES, MachineWorker
+from .session import pool_for
 
 
 class SpreadItem(pytest.Item):
@@ -41,11 +44,41 @@ class SpreadItem(pytest.Item):
         if value:  # pytest's Node.__init__ assigns an empty list first
             self.__dict__["_own_markers"] = [*self.own_markers, *value]
 
+    _worker: MachineWorker | None = None
+
+    def setup(self) -> None:
+        """Spread's levels up to and including the task prepare (errors here are setup errors)."""
+        with _as_pytest_outcome():
+            self._worker = pool_for(self.config).worker_for(self.job)
+            self._worker.prepare(self.job)
+
     def runtest(self) -> None:
-        pytest.fail(f"{self.name}: execution not implemented yet", pytrace=False)
+        """The task's execute (a failing execute is a test failure)."""
+        if self._worker is not None:
+            with _as_pytest_outcome():
+                self._worker.execute(self.job)
+
+    def teardown(self) -> None:
+        """Artifacts and the task restore (a failing restore is a teardown error)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            with _as_pytest_outcome():
+                worker.restore(self.job)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.job.task.file, max(self.job.task.execute_line - 1, 0), self.name
+
+
+@contextmanager
+def _as_pytest_outcome() -> Iterator[None]:
+    """Spread's outcomes as pytest failures whose report is Spread's own message."""
+    try:
+        yield
+    except LIFECYCLE_OUTCOMES as exc:
+        message = str(exc)
+    else:
+        return
+    pytest.fail(message, pytrace=False)  # outside `except`: no "during handling" chain
 
 
 class TaskFile(pytest.File):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import warnings
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,10 @@ from .collect import ProjectErrorFile, SpreadItem, TaskFile
 from .errors import ProjectError, SpreadError
 from .project.filters import compile_filters, drop_manual, matches_any
 from .project.loader import load_project
-from .project.matrix import Job, Matrix, build_matrix
+from .project.matrix import Job, build_matrix
 from .project.model import summarize_warnings
-
-
-@dataclass
-class SpreadState:
-    """What this pytest process knows of the project (one per process, also under xdist)."""
-
-    matrix: Matrix | None = None
-    error: SpreadError | None = None
-    error_reported: bool = False
-    jobs_by_file: dict[Path, list[Job]] = field(default_factory=dict)
-
-
-STATE = pytest.StashKey[SpreadState]()
+from .run.report import Report
+from .session import STATE, SpreadState, close_pool, print_log_to_stdout
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,6 +48,56 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="treat keys Spread ignores (unknown fields) as errors",
     )
+    group.addoption(
+        "--spread-password",
+        metavar="PASSWORD",
+        default="",
+        help="the machines' root password (default: random); Spread's -pass",
+    )
+    group.addoption(
+        "--spread-repeat",
+        metavar="N",
+        type=int,
+        default=0,
+        help="repeat each task N more times (Spread's -repeat)",
+    )
+    group.addoption(
+        "--spread-restore",
+        action="store_true",
+        default=False,
+        help="run only the restore scripts (Spread's -restore)",
+    )
+    group.addoption(
+        "--spread-abend",
+        action="store_true",
+        default=False,
+        help="stop at the first failure without restoring (Spread's -abend)",
+    )
+    group.addoption(
+        "--spread-reuse",
+        action="store_true",
+        default=False,
+        help="keep the machines instead of discarding them (Spread's -reuse)",
+    )
+    group.addoption(
+        "--spread-allocate-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=300.0,
+        help="how long to retry allocating a machine (Spread: 5 minutes)",
+    )
+    group.addoption(
+        "--spread-artifacts",
+        metavar="DIR",
+        default=None,
+        help="fetch task artifacts into DIR/<job name>/ (Spread's -artifacts)",
+    )
+    group.addoption(
+        "--spread-log",
+        action="store_true",
+        default=False,
+        help="print Spread's progress messages on stdout, as the spread command",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,6 +108,37 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if config.getoption("spread"):
         config.stash[STATE] = SpreadState()
+        if config.getoption("spread_log"):
+            print_log_to_stdout()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Restore and discard this process's machines, also after -x, errors and Ctrl-C."""
+    state = session.config.stash.get(STATE, None)
+    if state is None:
+        return
+    close_pool(state)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: send the report to the controller
+        workeroutput["spread_report"] = state.report.to_dict()
+
+
+def pytest_testnodedown(node: object, error: object) -> None:
+    """xdist controller: add a worker's report to the run's report."""
+    output = getattr(node, "workeroutput", None) or {}
+    state = getattr(node, "config", None)
+    if "spread_report" in output and state is not None:
+        state.stash[STATE].report.merge(Report.from_dict(output["spread_report"]))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    state = terminalreporter.config.stash.get(STATE, None)
+    if state is None or not state.ran:
+        return
+    terminalreporter.section("spread report")
+    for message in state.report.messages():
+        terminalreporter.line(message)
 
 
 def pytest_collection(session: pytest.Session) -> None:
@@ -134,6 +203,8 @@ def pytest_collection_modifyitems(
         config.hook.pytest_deselected(items=[i for i in jobs if id(i) not in kept_ids])
     kept.sort(key=_item_key)
     items[:] = _merge(items, kept) if len(slots) < len(items) else kept
+    state.total = len(kept)
+    state.backends = sorted({item.job.backend.name for item in kept})
 
 
 @pytest.hookimpl(wrapper=True)

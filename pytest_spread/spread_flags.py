@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .project.gocompat import parse_go_int
+
 # (flag, field, kind, help) in Spread's declaration order; kind: bool, string, int.
 FLAGS: tuple[tuple[str, str, str, str], ...] = (
     ("v", "verbose", "bool", "Show detailed progress information"),
@@ -126,9 +128,9 @@ def _parse_bool(name: str, value: str) -> bool:
 
 
 def _parse_int(name: str, value: str) -> int:
-    text = value.replace("_", "") if "_" in value else value
+    """Go's strconv.ParseInt(value, 0, 64): base prefixes, a leading 0 is octal."""
     try:
-        number = int(text, 0)
+        number = parse_go_int(value)
     except ValueError:
         raise FlagError(f'invalid value "{value}" for flag -{name}: parse error') from None
     if not _INT64[0] <= number <= _INT64[1]:

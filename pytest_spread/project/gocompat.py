@@ -127,12 +127,23 @@ def parse_duration(text: str) -> int:
         scale = _UNITS[unit]
         value = int(whole or "0") * scale
         if fraction:
-            value += int(fraction) * scale // 10 ** len(fraction)
+            value += _fraction(fraction, scale)
         total += value
         if total > _MAX_DURATION + (sign < 0):
             raise ValueError(f"time: invalid duration {go_quote(text)}")
         rest = rest[match.end() :]
     return sign * total
+
+
+def _fraction(digits: str, unit: int) -> int:
+    """Go's handling of a duration's fraction: digits until int64 overflow, then float64."""
+    value, scale = 0, 1.0
+    for digit in digits:
+        if value > _MAX_DURATION // 10:
+            break  # Go ignores the digits that no longer fit
+        value = value * 10 + int(digit)
+        scale *= 10
+    return int(float(value) * (float(unit) / scale))
 
 
 def format_duration(ns: int) -> str:

@@ -200,16 +200,19 @@ def test_project_option_names_the_project(spread_project, pytester):
     assert len(collected(result)) == 9
 
 
-def test_running_a_job_says_execution_is_missing(spread_project):
+def test_a_backend_without_provider_aborts_its_jobs(spread_project):
     result = spread_project.runpytest("--spread", "-k", "tests/b and 16.04")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*lxd:ubuntu-16.04:tests/b: execution not implemented yet*"])
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*cannot allocate lxd:ubuntu-16.04: the lxd backend is not supported yet*"]
+    )
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_junit_and_last_failed(spread_project):
     xml = spread_project.path / "junit.xml"
     first = spread_project.runpytest("--spread", "-k", "tests/b", f"--junitxml={xml}")
-    first.assert_outcomes(failed=3)
+    first.assert_outcomes(errors=3)
     names = [case.get("name") for case in ElementTree.parse(xml).iter("testcase")]
     assert names == [
         "lxd:ubuntu-16.04:tests/b",
@@ -217,12 +220,12 @@ def test_junit_and_last_failed(spread_project):
         "qemu:debian-9:tests/b",
     ]
     again = spread_project.runpytest("--spread", "--lf", "-q")
-    again.assert_outcomes(failed=3)
+    again.assert_outcomes(errors=3)
 
 
 def test_same_collection_on_xdist_nodes(spread_project):
     result = spread_project.runpytest("--spread", "-n", "2", "-p", "xdist")
-    result.assert_outcomes(failed=9)
+    result.assert_outcomes(errors=9)
     assert "Different tests were collected" not in result.stdout.str()
 
 

@@ -1,0 +1,116 @@
+"""The adhoc backend: the project's own allocate and discard scripts (spec §12.5)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..project.gocompat import go_quote
+from ..project.model import Backend, System
+from ..remote import split_address
+from ..run.local import LocalResult, run_local
+from ..run.scripts import find_address, output_error
+from ..run.timeouts import limits
+from .base import AllocationError, Machine
+
+SSH_WAIT = 300.0
+
+
+class AdhocProvider:
+    """Allocates machines by running the backend's `allocate` script locally."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        project_dir: Path,
+        session_password: str,
+        log: Callable[[str], None],
+        ssh_wait: float = SSH_WAIT,
+    ) -> None:
+        self.backend = backend
+        self.project_dir = project_dir
+        self.session_password = session_password
+        self.log = log
+        self.ssh_wait = ssh_wait
+
+    def allocate(self, system: System, username: str, password: str) -> Machine:
+        result = self._run(self.backend.allocate, system, username, password, address="")
+        marker = result.marker
+        if marker is not None and marker.name == "FATAL":
+            raise AllocationError(marker.argument, fatal=True)
+        if marker is not None and marker.name == "ERROR":
+            raise AllocationError(marker.argument)
+        if result.status != 0:
+            raise AllocationError(_output_error(result.output, result.status))
+        address = find_address(result.output) or ""
+        if not address or " " in address:
+            raise AllocationError(
+                f"backend {go_quote(self.backend.name)} allocate must print "
+                f"ADDRESS=<SSH address> to stdout, got: {go_quote(address)}"
+            )
+        machine = Machine(self.backend.name, system.name, address, username, password)
+        self.log(f"Waiting for {machine} to make SSH available at {address}...")
+        try:
+            wait_for_port(address, self.ssh_wait)
+        except OSError as exc:
+            self.discard(machine)
+            raise AllocationError(f"cannot connect to {machine} at {address}: {exc}") from exc
+        return machine
+
+    def discard(self, machine: Machine) -> None:
+        system = self.backend.systems[machine.system]
+        result = self._run(
+            self.backend.discard,
+            system,
+            machine.username,
+            machine.password,
+            address=machine.address,
+        )
+        if result.status != 0:
+            raise AllocationError(
+                f"cannot discard {machine}: " + _output_error(result.output, result.status)
+            )
+
+    def collect_garbage(self) -> None:
+        """Adhoc machines are the project's business: nothing to collect."""
+
+    def _run(
+        self, script: str, system: System, username: str, password: str, address: str
+    ) -> LocalResult:
+        env = [
+            ("SPREAD_BACKEND", self.backend.name),
+            ("SPREAD_SYSTEM", system.name),
+            ("SPREAD_SYSTEM_USERNAME", username),
+            ("SPREAD_SYSTEM_PASSWORD", password),
+            ("SPREAD_SYSTEM_ADDRESS", address),
+        ]
+        if not system.password:
+            env.append(("SPREAD_PASSWORD", self.session_password))
+        return run_local(
+            script,
+            env=env,
+            cwd=self.project_dir,
+            limits=limits([self.backend.timeouts]),
+            label="local script",
+            warn=self.log,
+        )
+
+
+def wait_for_port(address: str, timeout: float) -> None:
+    """Wait until `address` accepts TCP connections; OSError after `timeout` seconds."""
+    host, port = split_address(address)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=5):
+                return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _output_error(output: str, status: int) -> str:
+    return output_error(output, f"exit status {status}")

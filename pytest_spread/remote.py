@@ -1,0 +1,198 @@
+"""SSH to a machine: one connection per machine, a new session per command (spec §11).
+
+Password authentication (keyboard-interactive as a fallback), host keys not
+verified, TCP_NODELAY on the socket (without it each command waits ~40 ms for
+delayed ACKs). paramiko stays inside this module; a Connection is not shared
+between threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+import paramiko
+
+from .errors import SpreadError
+
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+
+DEFAULT_PORT = 22
+CHUNK = 1 << 18
+WINDOW = 1 << 26  # large windows: uploads are not held back by flow control
+
+
+class RemoteError(SpreadError):
+    """The connection failed or broke while running a command."""
+
+
+@dataclass
+class Result:
+    """What a command did: its exit status (-1 when unknown), output, and whether it was killed."""
+
+    status: int
+    output: bytes
+    killed: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.output.decode("utf-8", "replace")
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """`host[:port]` (IPv6 as `[::1]:22`) to (host, port); port 22 when absent."""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else DEFAULT_PORT
+    host, sep, port = address.rpartition(":")
+    if not sep or ":" in host:
+        return address, DEFAULT_PORT
+    return host, int(port)
+
+
+class Connection:
+    """An authenticated SSH connection to one machine."""
+
+    def __init__(self, transport: Any, address: str, username: str) -> None:
+        self._transport = transport
+        self.address = address
+        self.username = username
+
+    @classmethod
+    def open(
+        cls, address: str, username: str, password: str, *, timeout: float = 10.0
+    ) -> Connection:
+        """Connect and authenticate; RemoteError with the reason on failure."""
+        host, port = split_address(address)
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise RemoteError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = paramiko.Transport(sock, default_window_size=WINDOW)
+        transport.packetizer.REKEY_BYTES = 1 << 40  # no rekeying pauses mid-upload
+        transport.packetizer.REKEY_PACKETS = 1 << 40
+        try:
+            transport.start_client(timeout=timeout)
+            _authenticate(transport, username, password)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            transport.close()
+            raise RemoteError(f"cannot connect to {address}: {_reason(exc)}") from exc
+        return cls(transport, address, username)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._transport.is_active())
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def run(
+        self,
+        command: str,
+        stdin: bytes | IO[bytes] = b"",
+        *,
+        combine: bool = True,
+        kill_after: float | None = None,
+        tick: float | None = None,
+        on_tick: Callable[[bytes], None] | None = None,
+        stdout: IO[bytes] | None = None,
+    ) -> Result:
+        """Run `command` in a new session, feeding `stdin`, until it ends or is killed.
+
+        `on_tick(output so far)` is called every `tick` seconds while it runs;
+        after `kill_after` seconds the command is killed (Result.killed).
+        With `stdout`, output is streamed there instead of kept.
+        """
+        try:
+            channel = self._transport.open_session(timeout=10)
+            channel.set_combine_stderr(combine)
+            channel.exec_command(command)
+            _feed(channel, stdin)
+            return _collect(channel, kill_after, tick, on_tick, stdout)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise RemoteError(f"connection to {self.address} lost: {_reason(exc)}") from exc
+
+
+def _authenticate(transport: Any, username: str, password: str) -> None:
+    try:
+        transport.auth_password(username, password)
+    except paramiko.BadAuthenticationType as exc:
+        if "keyboard-interactive" not in exc.allowed_types:
+            raise
+        transport.auth_interactive(username, lambda _t, _i, prompts: [password] * len(prompts))
+
+
+def _feed(channel: Any, stdin: bytes | IO[bytes]) -> None:
+    if isinstance(stdin, bytes):
+        if stdin:
+            channel.sendall(stdin)
+    else:
+        while chunk := stdin.read(CHUNK):
+            channel.sendall(chunk)
+    channel.shutdown_write()
+
+
+def _collect(
+    channel: Any,
+    kill_after: float | None,
+    tick: float | None,
+    on_tick: Callable[[bytes], None] | None,
+    stdout: IO[bytes] | None,
+) -> Result:
+    start = time.monotonic()
+    kill_at = start + kill_after if kill_after is not None else None
+    next_tick = start + tick if tick else None
+    chunks: list[bytes] = []
+    while True:
+        now = time.monotonic()
+        deadlines = [d for d in (kill_at, next_tick) if d is not None]
+        channel.settimeout(max(min(deadlines) - now, 0.001) if deadlines else None)
+        try:
+            data = channel.recv(CHUNK)
+        except TimeoutError:
+            data = None
+        if data:
+            (stdout.write(data) if stdout is not None else chunks.append(data))
+            continue
+        if data == b"":
+            break  # end of output
+        now = time.monotonic()
+        if kill_at is not None and now >= kill_at:
+            _kill(channel)
+            return Result(-1, b"".join(chunks), killed=True)
+        if next_tick is not None and tick and now >= next_tick:
+            next_tick = now + tick
+            if on_tick is not None:
+                on_tick(b"".join(chunks))
+    channel.settimeout(None)
+    status = channel.recv_exit_status()
+    channel.close()
+    return Result(status, b"".join(chunks))
+
+
+def _kill(channel: Any) -> None:
+    """Ask the server to SIGKILL the session's process, then close the session."""
+    message = paramiko.Message()
+    message.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+    message.add_int(channel.remote_chanid)
+    message.add_string("signal")
+    message.add_boolean(False)
+    message.add_string("KILL")
+    try:
+        channel.transport._send_user_message(message)
+    finally:
+        channel.close()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, paramiko.AuthenticationException):
+        return "ssh: unable to authenticate (wrong username or password?)"
+    if isinstance(exc, EOFError):
+        return "connection closed by the remote side"
+    text = str(exc)
+    return text or type(exc).__name__

@@ -1,0 +1,59 @@
+"""Fetch a task's artifacts from its machine into `<dir>/<job name>/` (spec §10)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from ..errors import SpreadError
+from ..project.matrix import Job
+from ..remote import Connection
+from .scripts import output_error
+
+
+class ArtifactsError(SpreadError):
+    """The artifacts could not be fetched."""
+
+
+def remote_command(job: Job, remote_path: str, sudo: bool) -> str:
+    """The remote tar command: paths single-quoted except `*`, so the shell globs them."""
+    paths = " ".join(_quote_keeping_stars(path) for path in job.task.artifacts)
+    prefix = "sudo -i " if sudo else ""
+    return (
+        f"cd '{remote_path}/{job.task.name}' && "
+        f"{prefix}/bin/tar cJ --sort=name --ignore-failed-read -- {paths}"
+    )
+
+
+def fetch(connection: Connection, job: Job, remote_path: str, target: Path, sudo: bool) -> Path:
+    """Unpack the job's artifacts into `target/<job name>`; returns that directory."""
+    directory = target / job.name
+    try:
+        directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArtifactsError(f"cannot create artifacts directory: {exc}") from exc
+    unpack = subprocess.Popen(
+        ["tar", "xJ"], cwd=directory, stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert unpack.stdin is not None
+    try:
+        result = connection.run(
+            remote_command(job, remote_path, sudo), combine=False, stdout=unpack.stdin
+        )
+    finally:
+        unpack.stdin.close()
+        _, stderr = unpack.communicate()
+    if result.status != 0:
+        raise ArtifactsError(f"remote tar exited with status {result.status}")
+    if unpack.returncode != 0:
+        raise ArtifactsError(
+            output_error(
+                stderr.decode("utf-8", "replace"), f"local tar exited with {unpack.returncode}"
+            )
+        )
+    return directory
+
+
+def _quote_keeping_stars(path: str) -> str:
+    quoted = "'" + path.replace("'", "'\"'\"'") + "'"
+    return quoted.replace("*", "'*'")

@@ -1,0 +1,201 @@
+"""Run one script of a job on a machine: wrapper, timeouts, reboots, debug (spec §4.6-4.7, §5)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..backends.base import Machine
+from ..project.environment import job_environment
+from ..project.matrix import Job, Matrix
+from ..remote import Connection, RemoteError
+from . import scripts
+from .timeouts import Limits
+
+MAX_REBOOTS = 10
+VERBS = {
+    "prepare": ("Preparing", "preparing"),
+    "execute": ("Executing", "executing"),
+    "restore": ("Restoring", "restoring"),
+    "debug": ("Debugging", "debugging"),
+}
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Step:
+    """One script to run: what it is, for which job, where and with which limits."""
+
+    verb: str  # prepare, execute, restore
+    context: str  # "lxd:ubuntu-16.04", "lxd:ubuntu-16.04:tests/", or the job name
+    job: Job
+    script: str
+    directory: str
+    limits: Limits
+    debug: str = ""
+    progress: str = ""  # " (3/10)" for executes
+
+
+class ScriptFailed(Exception):
+    """A script failed; `str()` is Spread's error text (output framed by -----).
+
+    `line` is the whole log line, `Error executing <context> (<label>) : <text>`.
+    """
+
+    line = ""
+
+
+class ScriptRunner:
+    """Runs steps on one machine over its connection, logging like Spread."""
+
+    def __init__(
+        self,
+        machine: Machine,
+        connection: Connection,
+        matrix: Matrix,
+        log: Log,
+        reconnect: Callable[[], Connection],
+    ) -> None:
+        self.machine = machine
+        self.connection = connection
+        self.matrix = matrix
+        self.log = log
+        self.reconnect = reconnect
+        self.sudo = bool(machine.username) and machine.username != "root"
+
+    def run(self, step: Step) -> None:
+        """Run the step; ScriptFailed (after the debug script) when it fails."""
+        if not step.script.strip():
+            return
+        present, gerund = VERBS[step.verb]
+        where = f"{step.context} ({self.machine.label})"
+        self.log(f"{present} {where}{step.progress}...")
+        try:
+            self._run_with_reboots(step)
+        except ScriptFailed as failure:
+            failure.line = f"Error {gerund} {where} : {failure}"
+            self.log(failure.line)
+            if step.debug.strip():
+                self._debug(step, where)
+            raise
+
+    def _debug(self, step: Step, where: str) -> None:
+        debug = Step("debug", step.context, step.job, step.debug, step.directory, step.limits)
+        try:
+            output = self._run_with_reboots(debug)
+        except ScriptFailed as failure:
+            self.log(f"Error debugging {where} : {failure}")
+            return
+        if output.strip():
+            self.log(f"Debug output for {where} : {scripts.output_error(output, '')}")
+
+    def _run_with_reboots(self, step: Step) -> str:
+        label = f"{self.machine} ({step.context})"
+        env = job_environment(step.job, self.matrix)
+        outputs: list[str] = []
+        key = ""
+        for count in range(MAX_REBOOTS + 2):
+            key = key or str(count)
+            output, status, killed = self._run_once(step, env, key, label)
+            marker = scripts.find_marker(output, status)
+            if marker is None or marker.name != "REBOOT":
+                outputs.append(output)
+                return self._outcome("\n".join(outputs), status, killed, marker)
+            if count > MAX_REBOOTS:
+                raise ScriptFailed(f"rebooted on {label} more than {MAX_REBOOTS} times")
+            self.log(f"Rebooting on {label} as requested...")
+            outputs.append(output)
+            key = marker.argument
+            self._reboot(label, step.limits)
+        raise AssertionError("unreachable")
+
+    def _run_once(
+        self, step: Step, env: list[tuple[str, str]], key: str, label: str
+    ) -> tuple[str, int, bool]:
+        program = scripts.remote_script(
+            step.script,
+            env=env,
+            directory=step.directory,
+            trace=True,
+            sudo_user=self.sudo,
+            reboot_key=key,
+        )
+        late = scripts.LateOutput()
+
+        def warn(output: bytes) -> None:
+            text = output.decode("utf-8", "replace")
+            self.log(f"WARNING: {label} running late. {late.message(text)}")
+
+        try:
+            result = self.connection.run(
+                scripts.remote_command(trace=True, sudo_user=self.sudo),
+                program.encode(),
+                kill_after=step.limits.kill,
+                tick=step.limits.warn,
+                on_tick=warn,
+            )
+        except RemoteError as exc:
+            raise ScriptFailed(str(exc)) from exc
+        output = scripts.clean_output(result.text)
+        if result.killed:
+            output += "\n<kill-timeout reached>"
+        return output, result.status, result.killed
+
+    def _outcome(
+        self, output: str, status: int, killed: bool, marker: scripts.Marker | None
+    ) -> str:
+        if killed:
+            raise ScriptFailed(scripts.output_error(output, "kill-timeout reached"))
+        if marker is not None and marker.name == "ERROR":
+            raise ScriptFailed(marker.argument)
+        if status != 0:
+            fallback = (
+                f"Process exited with status {status}"
+                if status >= 0
+                else "connection closed before the script finished"
+            )
+            raise ScriptFailed(scripts.output_error(output, fallback))
+        return output
+
+    def _reboot(self, label: str, limits: Limits) -> None:
+        """Reboot the machine and wait until it is back with a new boot id (spec §4.7)."""
+        try:
+            before = self._boot_id(self.connection)
+        except RemoteError as exc:
+            raise ScriptFailed(f"cannot obtain the remote system boot_id: {exc}") from exc
+        try:
+            self.connection.run(self._sudo("reboot"), kill_after=10)
+        except RemoteError:
+            pass  # the connection may drop while the machine goes down
+        self.connection.close()
+        deadline = time.monotonic() + limits.kill
+        next_warning = time.monotonic() + limits.warn
+        while time.monotonic() < deadline:
+            if time.monotonic() >= next_warning:
+                self.log(f"Reboot on {label} is taking a while...")
+                next_warning += limits.warn
+            try:
+                connection = self.reconnect()
+            except RemoteError:
+                time.sleep(0.2)
+                continue
+            try:
+                if self._boot_id(connection) != before:
+                    self.connection = connection
+                    return
+            except RemoteError:
+                pass
+            connection.close()
+            time.sleep(0.2)
+        raise ScriptFailed(f"kill-timeout reached after {label} reboot request")
+
+    def _boot_id(self, connection: Connection) -> str:
+        result = connection.run(self._sudo("cat /proc/sys/kernel/random/boot_id"), kill_after=30)
+        if result.status != 0:
+            raise RemoteError(scripts.output_error(result.text, f"exit status {result.status}"))
+        return result.text.strip()
+
+    def _sudo(self, command: str) -> str:
+        return f"sudo -i {command}" if self.sudo else command

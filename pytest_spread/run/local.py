@@ -1,0 +1,105 @@
+"""Run a local script (adhoc allocate/discard, repack) as Spread does (spec §4.10)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import scripts
+from .timeouts import Limits
+
+
+@dataclass
+class LocalResult:
+    status: int
+    output: str
+    killed: bool = False
+
+    @property
+    def marker(self) -> scripts.Marker | None:
+        return scripts.find_marker(self.output, self.status)
+
+
+def run_local(
+    script: str,
+    *,
+    env: Sequence[tuple[str, str]],
+    cwd: Path,
+    limits: Limits,
+    label: str,
+    warn: Callable[[str], None],
+    fds: Sequence[int] = (),
+) -> LocalResult:
+    """Run `script` with Spread's local wrapper; `fds` become the child's fd 3, 4, ..."""
+    program = scripts.local_script(script, env=env, trace=True).encode()
+    process = subprocess.Popen(
+        scripts.LOCAL_COMMAND,
+        cwd=cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        pass_fds=_fd_targets(fds),
+        preexec_fn=_dup_fds(fds) if fds else None,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_read_all, args=(process.stdout, chunks), daemon=True)
+    reader.start()
+    try:
+        process.stdin.write(program)
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    late = scripts.LateOutput()
+    deadline = limits.kill
+    elapsed = 0.0
+    killed = False
+    while True:
+        step = min(limits.warn, deadline - elapsed)
+        try:
+            process.wait(timeout=max(step, 0.001))
+            break
+        except subprocess.TimeoutExpired:
+            elapsed += step
+        if elapsed >= deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            killed = True
+            break
+        warn(
+            f"WARNING: {label} running late. "
+            + late.message(b"".join(chunks).decode("utf-8", "replace"))
+        )
+    reader.join()
+    output = b"".join(chunks).decode("utf-8", "replace")
+    if killed:
+        output += "\n<kill-timeout reached>"
+    return LocalResult(process.returncode, output, killed)
+
+
+def _read_all(stream: object, chunks: list[bytes]) -> None:
+    read = stream.read1  # type: ignore[attr-defined]
+    while data := read(65536):
+        chunks.append(data)
+
+
+def _fd_targets(fds: Sequence[int]) -> tuple[int, ...]:
+    return tuple(fds)
+
+
+def _dup_fds(fds: Sequence[int]) -> Callable[[], None]:
+    """A pre-exec hook placing `fds` at 3, 4, ... in the child (repack uses fd 3 and 4)."""
+
+    def place() -> None:
+        moved = [os.dup(fd) for fd in fds]  # first out of the way of the targets
+        for target, fd in enumerate(moved, start=3):
+            os.dup2(fd, target)
+            os.set_inheritable(target, True)
+
+    return place

@@ -1,0 +1,103 @@
+"""A pytest session's running state: the machine pool, Spread's report and its log.
+
+Kept apart from the hooks so that plugin.py stays a thin list of hooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .errors import SpreadError
+from .pool import MachinePool, PoolOptions
+from .project.matrix import Job, Matrix
+from .run.report import Report
+from .run.worker import RunOptions
+
+LOGGER = logging.getLogger("pytest_spread")
+
+
+def log(message: str) -> None:
+    """Spread's progress messages: captured per test phase by pytest's logging."""
+    LOGGER.info(message.strip())
+
+
+class SpreadLogFormatter(logging.Formatter):
+    """Spread's log line: `YYYY-MM-DD HH:MM:SS message` (prefix on the first line only)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
+        return f"{stamp} {record.getMessage()}"
+
+
+@dataclass
+class SpreadState:
+    """What this pytest process knows of the project (one per process, also under xdist)."""
+
+    matrix: Matrix | None = None
+    error: SpreadError | None = None
+    error_reported: bool = False
+    jobs_by_file: dict[Path, list[Job]] = field(default_factory=dict)
+    pool: MachinePool | None = None
+    report: Report = field(default_factory=Report)
+    total: int = 0  # the jobs selected to run
+    backends: list[str] = field(default_factory=list)  # those with selected jobs
+    ran: bool = False
+
+
+STATE = pytest.StashKey[SpreadState]()
+
+
+def pool_for(config: pytest.Config) -> MachinePool:
+    """This process's machine pool, created on first use."""
+    state = config.stash[STATE]
+    state.ran = True
+    if state.pool is None:
+        assert state.matrix is not None
+        state.pool = open_pool(config, state.matrix, state.backends, state.report, state.total)
+    return state.pool
+
+
+def close_pool(state: SpreadState) -> None:
+    if state.pool is not None:
+        pool, state.pool = state.pool, None
+        pool.close()
+
+
+def open_pool(
+    config: pytest.Config, matrix: Matrix, backends: list[str], report: Report, total: int
+) -> MachinePool:
+    """The pool for this process, from the command-line options."""
+    options = PoolOptions(
+        password=config.getoption("spread_password") or "",
+        allocate_timeout=config.getoption("spread_allocate_timeout"),
+        reuse=config.getoption("spread_reuse"),
+        run=RunOptions(
+            restore_only=config.getoption("spread_restore"),
+            abend=config.getoption("spread_abend"),
+            repeat=config.getoption("spread_repeat"),
+            total=total,
+            artifacts=_path_option(config, "spread_artifacts"),
+        ),
+    )
+    return MachinePool(matrix, backends, options, log, report)
+
+
+def print_log_to_stdout() -> logging.Handler:
+    """Show Spread's messages on stdout as the `spread` command does."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(SpreadLogFormatter())
+    LOGGER.addHandler(handler)
+    LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False
+    return handler
+
+
+def _path_option(config: pytest.Config, name: str) -> Path | None:
+    value = config.getoption(name)
+    return Path(value).absolute() if value else None
