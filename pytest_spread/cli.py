@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-
-import pytest
+from typing import Any
 
 from .errors import SpreadError
 from .project.filters import select_jobs
 from .project.loader import load_project
-from .project.matrix import build_matrix
+from .project.matrix import Matrix, build_matrix
 from .project.model import summarize_warnings
 from .run.report import Report
-from .session import STATE, log
 from .spread_flags import FlagError, OptionsError, SpreadOptions, parse_spread_args
 
 
@@ -74,10 +72,16 @@ def run_jobs(options: SpreadOptions) -> int:
     project = load_project()
     for warning in summarize_warnings(project.warnings):
         print(f"warning: {warning}", file=sys.stderr)
-    select_jobs(build_matrix(project).jobs, options.filters)  # Spread's errors, before running
+    matrix = build_matrix(project)
+    select_jobs(matrix.jobs, options.filters)  # Spread's errors, before running
+    import pytest
+
+    from .session import log
+
     args = [
         "--spread",
         "--spread-log",
+        "--capture=no",
         "-p",
         "no:terminal",
         "-p",
@@ -103,7 +107,7 @@ def run_jobs(options: SpreadOptions) -> int:
         args.append(f"--spread-password={options.password}")
     if options.artifacts:
         args.append(f"--spread-artifacts={options.artifacts}")
-    outcome = _RunOutcome()
+    outcome = _RunOutcome(matrix)
     status = pytest.main(args, plugins=[outcome])
     if outcome.report is None:
         return _fail(f"pytest ended with status {int(status)} before running any job")
@@ -115,12 +119,20 @@ def run_jobs(options: SpreadOptions) -> int:
 
 
 class _RunOutcome:
-    """A plugin object that keeps the run's report for the command's exit status."""
+    """A plugin object: hands the loaded matrix to the run and keeps its report."""
 
-    report: Report | None = None
+    def __init__(self, matrix: Matrix) -> None:
+        self.matrix = matrix
+        self.report: Report | None = None
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_configure(self, config: Any) -> None:
+        from .session import PRELOADED
+
+        config.stash[PRELOADED] = self.matrix
+
+    def pytest_sessionfinish(self, session: Any) -> None:
+        from .session import STATE
+
         state = session.config.stash.get(STATE, None)
         if state is not None:
             self.report = state.report

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .errors import display_path
 from .project.matrix import Job
-from .run.worker import LIFECYCLE_OUTCOMES, MachineWorker
+from .run.outcomes import LIFECYCLE_OUTCOMES
 from .session import pool_for
+
+if TYPE_CHECKING:
+    from .run.worker import MachineWorker
 
 
 class SpreadItem(pytest.Item):
@@ -78,7 +81,7 @@ def _as_pytest_outcome() -> Iterator[None]:
         message = str(exc)
     else:
         return
-    pytest.fail(message, pytrace=False)  # outside `except`: no "during handling" chain
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 class TaskFile(pytest.File):

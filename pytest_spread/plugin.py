@@ -13,10 +13,10 @@ from .collect import ProjectErrorFile, SpreadItem, TaskFile
 from .errors import ProjectError, SpreadError
 from .project.filters import compile_filters, drop_manual, matches_any
 from .project.loader import load_project
-from .project.matrix import Job, build_matrix
+from .project.matrix import Job, Matrix, build_matrix
 from .project.model import summarize_warnings
 from .run.report import Report
-from .session import STATE, SpreadState, close_pool, print_log_to_stdout
+from .session import PRELOADED, STATE, SpreadState, close_pool, print_log_to_stdout
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -147,10 +147,7 @@ def pytest_collection(session: pytest.Session) -> None:
         return
     config = session.config
     try:
-        project = load_project(_project_location(config), strict=config.getoption("spread_strict"))
-        for warning in summarize_warnings(project.warnings):
-            warnings.warn(SpreadWarning(warning), stacklevel=1)
-        matrix = build_matrix(project)
+        matrix = config.stash.get(PRELOADED, None) or _load(config)
         filters = compile_filters(config.getoption("spread_filter"))
     except SpreadError as exc:
         state.error = exc
@@ -230,6 +227,13 @@ def _project_location(config: pytest.Config) -> Path:
         if first.exists():
             return first if first.is_dir() else first.parent
     return config.invocation_params.dir
+
+
+def _load(config: pytest.Config) -> Matrix:
+    project = load_project(_project_location(config), strict=config.getoption("spread_strict"))
+    for warning in summarize_warnings(project.warnings):
+        warnings.warn(SpreadWarning(warning), stacklevel=1)
+    return build_matrix(project)
 
 
 def _selects_explicitly(config: pytest.Config) -> bool:

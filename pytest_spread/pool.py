@@ -20,8 +20,9 @@ from .project.matrix import Job, Matrix
 from .remote import Connection, RemoteError
 from .run.content import ContentError, describe_size, pack, send
 from .run.execute import ScriptRunner
+from .run.outcomes import JobAborted
 from .run.report import Report
-from .run.worker import JobAborted, MachineWorker, RunOptions
+from .run.worker import MachineWorker, RunOptions
 
 PROVIDERS = {"adhoc": "pytest_spread.backends.adhoc:AdhocProvider"}
 Log = Callable[[str], None]

@@ -10,16 +10,19 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .errors import SpreadError
-from .pool import MachinePool, PoolOptions
 from .project.matrix import Job, Matrix
 from .run.report import Report
-from .run.worker import RunOptions
+
+if TYPE_CHECKING:
+    from .pool import MachinePool
 
 LOGGER = logging.getLogger("pytest_spread")
+PRELOADED = pytest.StashKey[Matrix]()  # a matrix the spread command already built
 
 
 def log(message: str) -> None:
@@ -73,6 +76,9 @@ def open_pool(
     config: pytest.Config, matrix: Matrix, backends: list[str], report: Report, total: int
 ) -> MachinePool:
     """The pool for this process, from the command-line options."""
+    from .pool import MachinePool, PoolOptions
+    from .run.worker import RunOptions
+
     options = PoolOptions(
         password=config.getoption("spread_password") or "",
         allocate_timeout=config.getoption("spread_allocate_timeout"),

@@ -23,31 +23,15 @@ from ..project.model import Suite, Timeouts
 from ..remote import RemoteError
 from . import artifacts, scripts
 from .execute import ScriptFailed, ScriptRunner, Step
+from .outcomes import (
+    ArtifactsFailed,
+    JobAborted,
+    TaskFailed,
+    TaskPrepareFailed,
+    TaskRestoreFailed,
+)
 from .report import Report
 from .timeouts import limits
-
-
-class JobAborted(Exception):
-    """The job cannot run: an outer prepare failed or the machine is unusable."""
-
-
-class TaskPrepareFailed(Exception):
-    """The task's own (composite) prepare failed."""
-
-
-class TaskFailed(Exception):
-    """The task's execute failed."""
-
-
-class TaskRestoreFailed(Exception):
-    """The task's restore failed; the machine is no longer trusted."""
-
-
-class ArtifactsFailed(Exception):
-    """The task's artifacts could not be fetched (Spread stops the run)."""
-
-
-LIFECYCLE_OUTCOMES = (JobAborted, TaskPrepareFailed, TaskFailed, TaskRestoreFailed, ArtifactsFailed)
 
 
 @dataclass

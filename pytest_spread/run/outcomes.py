@@ -1,0 +1,26 @@
+"""How a job can end other than by passing; light, so pytest can import it early."""
+
+from __future__ import annotations
+
+
+class JobAborted(Exception):
+    """The job cannot run: an outer prepare failed or the machine is unusable."""
+
+
+class TaskPrepareFailed(Exception):
+    """The task's own (composite) prepare failed."""
+
+
+class TaskFailed(Exception):
+    """The task's execute failed."""
+
+
+class TaskRestoreFailed(Exception):
+    """The task's restore failed; the machine is no longer trusted."""
+
+
+class ArtifactsFailed(Exception):
+    """The task's artifacts could not be fetched (Spread stops the run)."""
+
+
+LIFECYCLE_OUTCOMES = (JobAborted, TaskPrepareFailed, TaskFailed, TaskRestoreFailed, ArtifactsFailed)
