@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import textwrap
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class ProjectDir:
         """Job names as `spread -list FILTERS` prints them."""
         return [job.name for job in select_jobs(self.matrix().jobs, filters)]
 
-    def env(self, job_name: str) -> list[tuple[str, str]]:
+    def env(self, job_name: str) -> builtins.list[tuple[str, str]]:
         """The environment of one job, in export order."""
         matrix = self.matrix()
         (job,) = [job for job in matrix.jobs if job.name == job_name]

@@ -42,7 +42,10 @@ def fetch(connection: Connection, job: Job, remote_path: str, target: Path, sudo
         )
     finally:
         unpack.stdin.close()
-        _, stderr = unpack.communicate()
+        assert unpack.stderr is not None
+        stderr = unpack.stderr.read()
+        unpack.stderr.close()
+        unpack.wait()
     if result.status != 0:
         raise ArtifactsError(f"remote tar exited with status {result.status}")
     if unpack.returncode != 0:

@@ -77,6 +77,7 @@ def run_local(
             + late.message(b"".join(chunks).decode("utf-8", "replace"))
         )
     reader.join()
+    process.stdout.close()
     output = b"".join(chunks).decode("utf-8", "replace")
     if killed:
         output += "\n<kill-timeout reached>"

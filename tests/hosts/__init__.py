@@ -1,0 +1,1 @@
+"""Real machines for the integration tests (sshd in private namespaces)."""

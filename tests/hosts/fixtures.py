@@ -1,0 +1,47 @@
+"""Fixtures handing out real machines; every machine is stopped at the end, whatever happens."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .machines import Machine, start_machine
+
+MachineFactory = Callable[..., Machine]
+
+
+@pytest.fixture(scope="session")
+def machine_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MachineFactory]:
+    """Start machines on demand: `machine_factory(user="ubuntu", user_password="pw")`."""
+    base = tmp_path_factory.mktemp("machines")
+    started: list[Machine] = []
+
+    def start(**kwargs: str) -> Machine:
+        kwargs.setdefault("password", secrets.token_hex(8))
+        workdir = base / f"m{len(started)}"
+        machine = start_machine(workdir, base / "cache", **kwargs)
+        started.append(machine)
+        return machine
+
+    try:
+        yield start
+    finally:
+        for machine in started:
+            machine.stop()
+
+
+@pytest.fixture
+def machine(machine_factory: MachineFactory) -> Iterator[Machine]:
+    """A fresh machine for one test, stopped after it."""
+    machine = machine_factory()
+    try:
+        yield machine
+    finally:
+        machine.stop()
+
+
+def machine_path(machine: Machine, inside: str) -> Path:
+    return machine.path(inside)
