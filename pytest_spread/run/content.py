@@ -74,11 +74,12 @@ def _repack(
     project = matrix.project
     tar_read, tar_write = os.pipe()
     out_read, out_write = os.pipe()
+    # tar is killed once the script is done with fd 3, so its complaints are noise.
     tar = subprocess.Popen(
         tar_arguments(matrix, repack=True),
         cwd=project.dir,
         stdout=tar_write,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     gzip = subprocess.Popen(["gzip", "-c"], stdin=out_read, stdout=target)
     os.close(tar_write)

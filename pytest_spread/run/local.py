@@ -38,14 +38,13 @@ def run_local(
     """Run `script` with Spread's local wrapper; `fds` become the child's fd 3, 4, ..."""
     program = scripts.local_script(script, env=env, trace=True).encode()
     process = subprocess.Popen(
-        scripts.LOCAL_COMMAND,
+        _command(fds),
         cwd=cwd,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        pass_fds=_fd_targets(fds),
-        preexec_fn=_dup_fds(fds) if fds else None,
+        pass_fds=tuple(fds),
     )
     assert process.stdin is not None and process.stdout is not None
     chunks: list[bytes] = []
@@ -90,17 +89,10 @@ def _read_all(stream: object, chunks: list[bytes]) -> None:
         chunks.append(data)
 
 
-def _fd_targets(fds: Sequence[int]) -> tuple[int, ...]:
-    return tuple(fds)
-
-
-def _dup_fds(fds: Sequence[int]) -> Callable[[], None]:
-    """A pre-exec hook placing `fds` at 3, 4, ... in the child (repack uses fd 3 and 4)."""
-
-    def place() -> None:
-        moved = [os.dup(fd) for fd in fds]  # first out of the way of the targets
-        for target, fd in enumerate(moved, start=3):
-            os.dup2(fd, target)
-            os.set_inheritable(target, True)
-
-    return place
+def _command(fds: Sequence[int]) -> list[str]:
+    """Spread's local command, with `fds` moved to 3, 4, ... first (repack's pipes)."""
+    if not fds:
+        return scripts.LOCAL_COMMAND
+    moves = " ".join(f"{target}<&{fd}" for target, fd in enumerate(fds, start=3))
+    closes = " ".join(f"{fd}<&-" for fd in fds if fd not in range(3, 3 + len(fds)))
+    return ["/bin/bash", "-c", f"exec {moves} {closes}; exec {' '.join(scripts.LOCAL_COMMAND)}"]
