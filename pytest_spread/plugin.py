@@ -87,6 +87,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="how long to retry allocating a machine (Spread: 5 minutes)",
     )
     group.addoption(
+        "--spread-connect-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="how long to retry connecting to a new machine (Spread: 1 minute)",
+    )
+    group.addoption(
         "--spread-artifacts",
         metavar="DIR",
         default=None,

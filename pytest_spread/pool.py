@@ -192,7 +192,13 @@ class MachinePool:
                 )
             module, _, name = target.partition(":")
             factory = getattr(importlib.import_module(module), name)
-            provider = factory(backend, self.matrix.project.dir, self.password, self.log)
+            provider = factory(
+                backend,
+                self.matrix.project.dir,
+                self.password,
+                self.log,
+                wait=self.options.allocate_timeout,
+            )
             self._providers[backend_name] = provider
         return provider
 

@@ -82,6 +82,7 @@ def open_pool(
     options = PoolOptions(
         password=config.getoption("spread_password") or "",
         allocate_timeout=config.getoption("spread_allocate_timeout"),
+        connect_timeout=config.getoption("spread_connect_timeout"),
         reuse=config.getoption("spread_reuse"),
         run=RunOptions(
             restore_only=config.getoption("spread_restore"),

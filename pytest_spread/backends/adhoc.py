@@ -27,13 +27,13 @@ class AdhocProvider:
         project_dir: Path,
         session_password: str,
         log: Callable[[str], None],
-        ssh_wait: float = SSH_WAIT,
+        wait: float = SSH_WAIT,
     ) -> None:
         self.backend = backend
         self.project_dir = project_dir
         self.session_password = session_password
         self.log = log
-        self.ssh_wait = ssh_wait
+        self.ssh_wait = wait
 
     def allocate(self, system: System, username: str, password: str) -> Machine:
         result = self._run(self.backend.allocate, system, username, password, address="")
