@@ -1,4 +1,4 @@
-"""Faults: each gives a clear error on the job, the run goes on, allocated machines are discarded."""
+"""Faults: a clear error on the job, the run goes on, allocated machines are discarded."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def run(pytester: pytest.Pytester):
 
 def two_backends(machine, good_allocate: str, bad_allocate: str, discard_log) -> str:
     """A working backend and a broken one, both logging their discards."""
-    text = spread_yaml(machine, discard_log=str(discard_log))
+    text: str = spread_yaml(machine, discard_log=str(discard_log))
     bad = (
         f"    broken:\n        type: adhoc\n        allocate: {bad_allocate}\n"
         f"        discard: echo broken $SPREAD_SYSTEM_ADDRESS >> {discard_log}\n"
