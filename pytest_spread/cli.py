@@ -60,7 +60,6 @@ UNSUPPORTED = (
     ("gc", "-gc"),
     ("reuse_pid", "-reuse-pid"),
     ("resend", "-resend"),
-    ("seed", "-seed"),
 )
 
 
@@ -91,6 +90,7 @@ def run_jobs(options: SpreadOptions) -> int:
         f"--rootdir={project.dir}",
         f"--spread-project={project.dir}",
         f"--spread-repeat={options.repeat}",
+        f"--spread-seed={options.seed or 'random'}",
         str(project.dir),
     ]
     args += [f"--spread-filter={argument}" for argument in options.filters]

@@ -12,7 +12,7 @@ import pytest
 from .errors import display_path
 from .project.matrix import Job
 from .run.outcomes import LIFECYCLE_OUTCOMES
-from .session import pool_for
+from .session import lane_done, pool_for
 
 if TYPE_CHECKING:
     from .run.worker import MachineWorker
@@ -65,8 +65,12 @@ class SpreadItem(pytest.Item):
         """Artifacts and the task restore (a failing restore is a teardown error)."""
         worker, self._worker = self._worker, None
         if worker is not None:
-            with _as_pytest_outcome():
-                worker.restore(self.job)
+            try:
+                with _as_pytest_outcome():
+                    worker.restore(self.job)
+            finally:
+                if lane_done(self.config, self.job.lane, self.nodeid):
+                    pool_for(self.config).close_lane(self.job.lane)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.job.task.file, max(self.job.task.execute_line - 1, 0), self.name

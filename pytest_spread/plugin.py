@@ -16,7 +16,14 @@ from .project.loader import load_project
 from .project.matrix import Job, Matrix, build_matrix
 from .project.model import summarize_warnings
 from .run.report import Report
-from .session import PRELOADED, STATE, SpreadState, close_pool, print_log_to_stdout
+from .session import (
+    PRELOADED,
+    STATE,
+    SpreadState,
+    close_pool,
+    plan_run_order,
+    print_log_to_stdout,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,6 +94,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="how long to retry allocating a machine (Spread: 5 minutes)",
     )
     group.addoption(
+        "--spread-seed",
+        metavar="N",
+        default="0",
+        help="run each lane's jobs in the order seed N gives (Spread's -seed); 'random' "
+        "picks one and prints it; 0 keeps the collection order",
+    )
+    group.addoption(
         "--spread-connect-timeout",
         metavar="SECONDS",
         type=float,
@@ -129,6 +143,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: send the report to the controller
         workeroutput["spread_report"] = state.report.to_dict()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """Run jobs in the order Spread's workers take them (one process, no xdist)."""
+    state = session.config.stash.get(STATE, None)
+    if state is not None and not hasattr(session.config, "workerinput"):
+        plan_run_order(session, state)
+    return (yield)
 
 
 def pytest_testnodedown(node: object, error: object) -> None:

@@ -83,16 +83,23 @@ class MachinePool:
         self._lanes[job.lane] = lane
         return lane.worker
 
-    def close(self) -> None:
-        """Restore and discard every machine (unless reused); never raises."""
-        lanes, self._lanes = list(self._lanes.values()), {}
-        for lane in lanes:
-            try:
-                lane.worker.finish()
-            except SpreadError as exc:
-                self.log(f"Error restoring {lane.machine}: {exc}")
+    def close_lane(self, name: str) -> None:
+        """The lane has no more jobs: restore its levels and discard its machine."""
+        lane = self._lanes.pop(name, None)
+        if lane is None:
+            return
+        try:
+            lane.worker.finish()
+        except SpreadError as exc:
+            self.log(f"Error restoring {lane.machine}: {exc}")
+        finally:
             lane.connection.close()
             self._discard(lane.machine)
+
+    def close(self) -> None:
+        """Restore and discard every machine (unless reused); never raises."""
+        for name in list(self._lanes):
+            self.close_lane(name)
         if self._content is not None:
             self._content.close()
 

@@ -16,6 +16,7 @@ import pytest
 
 from .errors import SpreadError
 from .project.matrix import Job, Matrix
+from .project.order import run_order
 from .run.report import Report
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class SpreadState:
     total: int = 0  # the jobs selected to run
     backends: list[str] = field(default_factory=list)  # those with selected jobs
     ran: bool = False
+    last_of_lane: dict[str, str] = field(default_factory=dict)  # lane -> node id
 
 
 STATE = pytest.StashKey[SpreadState]()
@@ -64,6 +66,11 @@ def pool_for(config: pytest.Config) -> MachinePool:
         assert state.matrix is not None
         state.pool = open_pool(config, state.matrix, state.backends, state.report, state.total)
     return state.pool
+
+
+def lane_done(config: pytest.Config, lane: str, nodeid: str) -> bool:
+    """True after the last job this process runs on the lane."""
+    return config.stash[STATE].last_of_lane.get(lane) == nodeid
 
 
 def close_pool(state: SpreadState) -> None:
@@ -108,3 +115,33 @@ def print_log_to_stdout() -> logging.Handler:
 def _path_option(config: pytest.Config, name: str) -> Path | None:
     value = config.getoption(name)
     return Path(value).absolute() if value else None
+
+
+def plan_run_order(session: pytest.Session, state: SpreadState) -> None:
+    """Order the session's jobs as Spread's workers take them, and note each lane's end."""
+    from .collect import SpreadItem
+
+    spread_items = [item for item in session.items if isinstance(item, SpreadItem)]
+    if not spread_items:
+        return
+    seed = _seed(session.config, len(spread_items))
+    by_job = {id(item.job): item for item in spread_items}
+    ordered = [by_job[id(job)] for job in run_order([i.job for i in spread_items], seed)]
+    others = [item for item in session.items if not isinstance(item, SpreadItem)]
+    session.items[:] = others + ordered  # type: ignore[operator]
+    for item in ordered:
+        state.last_of_lane[item.job.lane] = item.nodeid
+
+
+def _seed(config: pytest.Config, jobs: int) -> int:
+    value = str(config.getoption("spread_seed"))
+    if value != "random":
+        try:
+            return int(value, 0)
+        except ValueError:
+            message = f"--spread-seed takes a number or 'random', not {value!r}"
+            raise pytest.UsageError(message) from None
+    seed = time.time_ns() // 1_000_000_000
+    if jobs > 1:
+        log(f"Sequence of jobs produced with -seed={seed}")
+    return seed

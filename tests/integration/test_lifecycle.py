@@ -307,7 +307,9 @@ def test_discard_runs_for_the_allocated_machine(pytester, machine, run, tmp_path
 
 
 def test_spread_command_runs_and_reports(pytester, machine):
-    pytester.makefile(".yaml", spread=spread_yaml(machine))
+    pytester.makefile(
+        ".yaml", spread=spread_yaml(machine, project_extra="restore: rm -rf /srv/spread-p\n")
+    )
     write_tasks(
         pytester,
         {
@@ -319,12 +321,12 @@ def test_spread_command_runs_and_reports(pytester, machine):
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         [
+            "* Sequence of jobs produced with -seed=*",
             "* Project content is packed for delivery (*KB).",
             "* Allocating adhoc:ubuntu-24.04...",
             "* Connected to adhoc:ubuntu-24.04 at *.",
-            "* Executing adhoc:ubuntu-24.04:tests/no (adhoc:ubuntu-24.04) (1/2)...",
-            "* Error executing adhoc:ubuntu-24.04:tests/no (adhoc:ubuntu-24.04) : + exit 1",
-            "* Executing adhoc:ubuntu-24.04:tests/ok (adhoc:ubuntu-24.04) (2/2)...",
+            "* Executing adhoc:ubuntu-24.04:tests/* (adhoc:ubuntu-24.04) (1/2)...",
+            "* Executing adhoc:ubuntu-24.04:tests/* (adhoc:ubuntu-24.04) (2/2)...",
             "* Discarding adhoc:ubuntu-24.04...",
             "* Successful tasks: 1",
             "* Aborted tasks: 0",
@@ -332,6 +334,14 @@ def test_spread_command_runs_and_reports(pytester, machine):
             "    - adhoc:ubuntu-24.04:tests/no",
         ]
     )
+    result.stdout.fnmatch_lines(
+        ["* Error executing adhoc:ubuntu-24.04:tests/no (adhoc:ubuntu-24.04) : + exit 1"]
+    )
+    seed = result.stdout.str().split("-seed=")[1].split()[0]
+    again = pytester.run(sys.executable, "-m", "pytest_spread", f"-seed={seed}")
+    executed = [line.split()[3] for line in again.outlines if " Executing " in line]
+    first = [line.split()[3] for line in result.outlines if " Executing " in line]
+    assert executed == first  # the same seed gives the same order
     result.stderr.fnmatch_lines(["error: unsuccessful run"])
 
 

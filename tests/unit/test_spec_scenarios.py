@@ -649,3 +649,65 @@ def test_34_manual(project, arguments, expected):
         project.task(f"{suite}/task-a")
         project.task(f"{suite}/task-m", "summary: t\nmanual: true\n")
     assert project.list(*arguments) == [expected]
+
+
+# -- Job order on one machine (48) ----------------------------------------------
+
+
+def test_48_priority_order(project):
+    from pytest_spread.project.order import lane_sequence
+
+    project.spread()
+    project.task("tests/a", "summary: t\npriority: 10\n")
+    project.task("tests/b")
+    project.task("tests/c", "summary: t\npriority: -5\n")
+    jobs = project.matrix().jobs
+    for seed in (0, 1, 2, 3, 99):
+        assert [job.task.name for job in lane_sequence(jobs, seed)] == [
+            "tests/a",
+            "tests/b",
+            "tests/c",
+        ]
+
+
+def test_48_explicit_zero_priority_beats_the_suite(project):
+    project.spread(DEFAULT_SPREAD_YAML_WITH_PRIORITY)
+    project.task("tests/a", "summary: t\npriority: 0\n")
+    project.task("tests/b")
+    priorities = {job.task.name: job.priority for job in project.matrix().jobs}
+    assert priorities == {"tests/a": 0, "tests/b": 5}
+
+
+DEFAULT_SPREAD_YAML_WITH_PRIORITY = """\
+project: p
+path: /r
+backends:
+    lxd:
+        systems: [ubuntu-16.04]
+suites:
+    tests/:
+        summary: s
+        priority: 5
+"""
+
+
+def test_suite_affinity_and_samples(project):
+    from pytest_spread.project.order import lane_sequence
+
+    project.spread(
+        "project: p\npath: /r\nbackends:\n    lxd: {systems: [ubuntu-16.04]}\n"
+        "suites:\n    one/: {summary: s}\n    two/: {summary: s}\n"
+    )
+    for name in ("one/a", "one/b", "two/c", "two/d"):
+        project.task(name)
+    project.task("one/s", "summary: t\nsamples: 3\n")
+    jobs = project.matrix().jobs
+    for seed in range(1, 30):
+        order = [f"{job.task.name}#{job.sample}" for job in lane_sequence(jobs, seed)]
+        suites = [name.split("/")[0] for name in order]
+        assert suites in (["one"] * 5 + ["two"] * 2, ["two"] * 2 + ["one"] * 5), order
+        samples = [name for name in order if name.startswith("one/s")]
+        first = order.index(samples[0])
+        assert order[first : first + 3] == ["one/s#1", "one/s#2", "one/s#3"]
+    assert lane_sequence(jobs, 7) == lane_sequence(jobs, 7)
+    assert len({tuple(lane_sequence(jobs, seed)) for seed in range(1, 30)}) > 1
