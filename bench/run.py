@@ -23,6 +23,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.hosts.machines import Machine, start_machine  # noqa: E402
+
 CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
 PYTHON = sys.executable
 
@@ -40,7 +44,7 @@ class Benchmark:
     what: str
     target: str
     reference: str
-    corpus: str
+    setup: Callable[[Path], Path]  # makes the project under the work dir, returns it
     run: Callable[[Path], Result]
 
 
@@ -61,6 +65,52 @@ def measure(argv: list[str], cwd: Path, count_lines: Callable[[str], int]) -> Re
     return Result(seconds, usage.ru_maxrss / 1024, f"{count_lines(text)} jobs")
 
 
+def corpus(name: str) -> Callable[[Path], Path]:
+    """A copy of one of the shared corpora (expected lists left out)."""
+
+    def setup(work: Path) -> Path:
+        target = work / name
+        if not target.exists():
+            shutil.copytree(
+                CORPUS / name, target, symlinks=True, ignore=shutil.ignore_patterns("expected")
+            )
+        return target
+
+    return setup
+
+
+_MACHINE: list[Machine] = []
+
+
+def machine(work: Path) -> Machine:
+    """One real machine (tests/hosts) shared by the run benchmarks."""
+    if not _MACHINE:
+        _MACHINE.append(start_machine(work / "machine", work / "keys", password="bench-pw"))
+    return _MACHINE[0]
+
+
+def adhoc_project(work: Path, name: str, tasks: int, data: int = 0) -> Path:
+    """A project on the machine: `tasks` tasks of `execute: true`, `data` random bytes."""
+    target = work / name
+    if target.exists():
+        return target
+    address = machine(work).address
+    (target / "tests").mkdir(parents=True)
+    (target / "spread.yaml").write_text(
+        f"project: {name}\npath: /srv/{name}\n"
+        f"backends:\n    adhoc:\n        allocate: ADDRESS {address}\n"
+        "        systems:\n            - ubuntu-24.04:\n                password: bench-pw\n"
+        "suites:\n    tests/:\n        summary: s\n"
+        f"restore: rm -rf /srv/{name}\n"
+    )
+    for index in range(tasks):
+        (target / "tests" / f"t{index}").mkdir()
+        (target / "tests" / f"t{index}" / "task.yaml").write_text("summary: t\nexecute: true\n")
+    if data:
+        (target / "data.bin").write_bytes(os.urandom(data))
+    return target
+
+
 def count_jobs(text: str) -> int:
     return sum(1 for line in text.splitlines() if line and not line.startswith(("=", " ")))
 
@@ -79,13 +129,32 @@ def pytest_collect(project: Path) -> Result:
     return measure(argv, project, count_items)
 
 
+def spread_run(project: Path) -> Result:
+    spread = shutil.which("spread", path=str(Path(PYTHON).parent)) or "spread"
+    return measure([spread, "-seed=1"], project, count_executed)
+
+
+def pytest_run(project: Path) -> Result:
+    argv = [PYTHON, "-m", "pytest", "--spread", "-n0", "-q", "-p", "no:cacheprovider"]
+    return measure(argv, project, count_passed)
+
+
+def count_executed(text: str) -> int:
+    return sum(1 for line in text.splitlines() if " Executing " in line)
+
+
+def count_passed(text: str) -> int:
+    last = text.strip().splitlines()[-1] if text.strip() else ""
+    return int(last.split()[0]) if last.split() and last.split()[0].isdigit() else 0
+
+
 BENCHMARKS = [
     Benchmark(
         "list-snapd",
         "spread -list, snapd (147,811 jobs)",
         "< 5 s, < 500 MB",
         "Go: ~50 s, 2.4 GiB",
-        "snapd",
+        corpus("snapd"),
         spread_list,
     ),
     Benchmark(
@@ -93,7 +162,7 @@ BENCHMARKS = [
         "spread -list, snapd 2024 (60,262 jobs)",
         "-",
         "Go: 13.5 s, 0.9 GiB",
-        "snapcore-snapd",
+        corpus("snapcore-snapd"),
         spread_list,
     ),
     Benchmark(
@@ -101,11 +170,40 @@ BENCHMARKS = [
         "pytest --spread --collect-only -q, snapd",
         "< 25 s, < 1 GiB",
         "-",
-        "snapd",
+        corpus("snapd"),
         pytest_collect,
     ),
     Benchmark(
-        "list-snapcraft", "spread -list, snapcraft (1,607 jobs)", "-", "-", "snapcraft", spread_list
+        "list-snapcraft",
+        "spread -list, snapcraft (1,607 jobs)",
+        "-",
+        "-",
+        corpus("snapcraft"),
+        spread_list,
+    ),
+    Benchmark(
+        "run-200-spread",
+        "spread: 200 x execute: true, 1 machine, whole run",
+        "<= Go",
+        "Go: 1.8 s",
+        lambda work: adhoc_project(work, "run200", 200),
+        spread_run,
+    ),
+    Benchmark(
+        "run-200-pytest",
+        "pytest --spread -n0: the same 200 jobs",
+        "<= 1.5x Go (2.7 s)",
+        "Go: 1.8 s",
+        lambda work: adhoc_project(work, "run200", 200),
+        pytest_run,
+    ),
+    Benchmark(
+        "upload-100mb",
+        "spread: 1 job, project with 100 MB incompressible file",
+        "< 5 s",
+        "Go: 5.9 s; tar cz | ssh tar xz: 5.4 s",
+        lambda work: adhoc_project(work, "upload", 1, data=100_000_000),
+        spread_run,
     ),
 ]
 
@@ -123,29 +221,27 @@ def main() -> int:
     rows = [("benchmark", "what", "best s", "peak MB", "result", "target", "reference")]
     with tempfile.TemporaryDirectory(prefix="spread-bench-") as tmp:
         work = Path(tmp)
-        for corpus in sorted({b.corpus for b in chosen}):
-            shutil.copytree(
-                CORPUS / corpus,
-                work / corpus,
-                symlinks=True,
-                ignore=shutil.ignore_patterns("expected"),
-            )
-        for bench in chosen:
-            results = [bench.run(work / bench.corpus) for _ in range(options.repeat)]
-            best = min(results, key=lambda r: r.seconds)
-            peak = max(r.peak_mb for r in results)
-            rows.append(
-                (
-                    bench.name,
-                    bench.what,
-                    f"{best.seconds:.2f}",
-                    f"{peak:.0f}",
-                    best.detail,
-                    bench.target,
-                    bench.reference,
+        try:
+            for bench in chosen:
+                project = bench.setup(work)
+                results = [bench.run(project) for _ in range(options.repeat)]
+                best = min(results, key=lambda r: r.seconds)
+                peak = max(r.peak_mb for r in results)
+                rows.append(
+                    (
+                        bench.name,
+                        bench.what,
+                        f"{best.seconds:.2f}",
+                        f"{peak:.0f}",
+                        best.detail,
+                        bench.target,
+                        bench.reference,
+                    )
                 )
-            )
-            print(f"done: {bench.name}", file=sys.stderr, flush=True)
+                print(f"done: {bench.name}", file=sys.stderr, flush=True)
+        finally:
+            for started in _MACHINE:
+                started.stop()
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))

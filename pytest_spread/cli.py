@@ -85,6 +85,8 @@ def run_jobs(options: SpreadOptions) -> int:
         "no:terminal",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "no:logging",
         "-o",
         "addopts=",
         f"--rootdir={project.dir}",

@@ -12,13 +12,12 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO
 
 from .backends.base import AllocationError, Machine, Provider
 from .errors import SpreadError
 from .project.matrix import Job, Matrix
 from .remote import Connection, RemoteError
-from .run.content import ContentError, describe_size, pack, send
+from .run.content import Content, ContentError, describe_size, pack, send
 from .run.execute import ScriptRunner
 from .run.outcomes import JobAborted
 from .run.report import Report
@@ -64,7 +63,7 @@ class MachinePool:
         self._providers: dict[str, Provider] = {}
         self._lanes: dict[str, _Lane] = {}
         self._failed_lanes: dict[str, str] = {}
-        self._content: IO[bytes] | None = None
+        self._content: Content | None = None
 
     def worker_for(self, job: Job) -> MachineWorker:
         """The worker of the job's lane, allocating its machine first if needed."""
@@ -129,12 +128,11 @@ class MachinePool:
         worker = MachineWorker(runner, self.report, self.options.run)
         return _Lane(machine, connection, worker)
 
-    def _packed(self) -> IO[bytes]:
+    def _packed(self) -> Content:
         if self._content is None:
             self._content = pack(self.matrix, self.backends, self.log)
-            size = self._content.seek(0, 2)
-            self._content.seek(0)
-            self.log(f"Project content is packed for delivery ({describe_size(size)}).")
+            size = describe_size(self._content.size)
+            self.log(f"Project content is packed for delivery ({size}).")
         return self._content
 
     def _allocate(self, job: Job) -> Machine:

@@ -111,7 +111,7 @@ class Connection:
         try:
             channel = self._transport.open_session(timeout=10)
             channel.set_combine_stderr(combine)
-            channel.exec_command(command)
+            _exec_without_reply(channel, command)
             _feed(channel, stdin)
             return _collect(channel, kill_after, tick, on_tick, stdout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -175,16 +175,29 @@ def _collect(
     return Result(status, b"".join(chunks))
 
 
-def _kill(channel: Any) -> None:
-    """Ask the server to SIGKILL the session's process, then close the session."""
+def _exec_without_reply(channel: Any, command: str) -> None:
+    """Start `command` without waiting a round trip for the server's consent.
+
+    A refused exec closes the channel without an exit status, which `_collect`
+    reports like a lost connection.
+    """
+    _channel_request(channel, "exec", command)
+
+
+def _channel_request(channel: Any, kind: str, argument: str) -> None:
     message = paramiko.Message()
     message.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
     message.add_int(channel.remote_chanid)
-    message.add_string("signal")
+    message.add_string(kind)
     message.add_boolean(False)
-    message.add_string("KILL")
+    message.add_string(argument)
+    channel.transport._send_user_message(message)
+
+
+def _kill(channel: Any) -> None:
+    """Ask the server to SIGKILL the session's process, then close the session."""
     try:
-        channel.transport._send_user_message(message)
+        _channel_request(channel, "signal", "KILL")
     finally:
         channel.close()
 

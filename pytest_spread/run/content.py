@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -17,21 +19,25 @@ from .scripts import output_error
 from .timeouts import limits
 
 REUSE_PATTERN = ".spread-reuse.*"
+SAMPLE = 4 << 20  # bytes of the archive tried for compressibility
 
 
 class ContentError(SpreadError):
     """The project content could not be packed or sent."""
 
 
-def tar_arguments(matrix: Matrix, repack: bool) -> list[str]:
-    """The local tar command line, as Spread builds it (spec §8.1)."""
+def tar_arguments(matrix: Matrix) -> list[str]:
+    """The local tar command line, as Spread builds it (spec §8.1) but uncompressed.
+
+    Compression is decided afterwards (see `pack`).
+    """
     project = matrix.project
     members = list(matrix.include) or sorted(
         name for name in os.listdir(project.dir) if not name.startswith(".spread-reuse.")
     )
     return [
         "tar",
-        "c" if repack else "cz",
+        "c",
         f"--exclude={REUSE_PATTERN}",
         *(f"--exclude={entry}" for entry in matrix.exclude),
         *(f"--transform={entry}" for entry in matrix.rename),
@@ -39,16 +45,50 @@ def tar_arguments(matrix: Matrix, repack: bool) -> list[str]:
     ]
 
 
-def pack(matrix: Matrix, backends: list[str], log: Callable[[str], None]) -> IO[bytes]:
-    """A temporary file holding the gzipped project tree, repacked when the project says so."""
-    target = tempfile.TemporaryFile(prefix="spread-content-")
+@dataclass
+class Content:
+    """The packed project: a tar stream, gzipped when that makes it smaller."""
+
+    file: IO[bytes]
+    compressed: bool
+
+    @property
+    def size(self) -> int:
+        return os.fstat(self.file.fileno()).st_size
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def pack(matrix: Matrix, backends: list[str], log: Callable[[str], None]) -> Content:
+    """The project tree packed once for every machine, repacked when the project says so.
+
+    Gzip (level 1) is used only when a sample of the archive compresses well:
+    on incompressible content it would cost seconds and save nothing.
+    """
+    raw = tempfile.TemporaryFile(prefix="spread-content-")
     project = matrix.project
     if not project.repack:
-        _run_tar(tar_arguments(matrix, repack=False), project.dir, target)
+        _run_tar(tar_arguments(matrix), project.dir, raw)
     else:
-        _repack(matrix, backends, target, log)
-    target.seek(0)
-    return target
+        _repack(matrix, backends, raw, log)
+    raw.seek(0)
+    if not _compresses_well(raw):
+        return Content(raw, compressed=False)
+    packed = tempfile.TemporaryFile(prefix="spread-content-")
+    done = subprocess.run(["gzip", "-1", "-c"], stdin=raw, stdout=packed, check=False)
+    raw.close()
+    if done.returncode != 0:
+        packed.close()
+        raise ContentError(f"cannot pack project tree: gzip exited with {done.returncode}")
+    packed.seek(0)
+    return Content(packed, compressed=True)
+
+
+def _compresses_well(stream: IO[bytes]) -> bool:
+    sample = stream.read(SAMPLE)
+    stream.seek(0)
+    return len(zlib.compress(sample, 1)) < 0.9 * len(sample)
 
 
 def describe_size(size: int) -> str:
@@ -76,12 +116,12 @@ def _repack(
     out_read, out_write = os.pipe()
     # tar is killed once the script is done with fd 3, so its complaints are noise.
     tar = subprocess.Popen(
-        tar_arguments(matrix, repack=True),
+        tar_arguments(matrix),
         cwd=project.dir,
         stdout=tar_write,
         stderr=subprocess.DEVNULL,
     )
-    gzip = subprocess.Popen(["gzip", "-c"], stdin=out_read, stdout=target)
+    copy = subprocess.Popen(["cat"], stdin=out_read, stdout=target)
     os.close(tar_write)
     os.close(out_read)
     env = [(k, v) for k, v in matrix.evaluated(project.environment).items() if "/" not in k]
@@ -101,26 +141,27 @@ def _repack(
         os.close(out_write)
         tar.kill()
         tar.wait()
-    gzip.wait()
+    copy.wait()
     if result.status != 0:
         raise ContentError(
             "cannot pack project tree: "
             + output_error(result.output, f"exit status {result.status}")
         )
-    if gzip.returncode != 0:
-        raise ContentError(f"cannot pack project tree: gzip exited with {gzip.returncode}")
+    if copy.returncode != 0:
+        raise ContentError(f"cannot pack project tree: copying exited with {copy.returncode}")
 
 
-def send(connection: Connection, path: str, content: IO[bytes], sudo: bool) -> None:
+def send(connection: Connection, path: str, content: Content, sudo: bool) -> None:
     """Unpack the content under `path` on the machine, which must be empty or missing."""
     prefix = "sudo -i " if sudo else ""
     check = connection.run(f"{prefix}/bin/bash -c \"! test -e '{path}' || ls -A '{path}'\"")
     if check.status != 0 or check.text.strip():
         raise ContentError(f"remote directory {path} on {connection.address} is not empty")
-    content.seek(0)
+    content.file.seek(0)
+    mode = "xz" if content.compressed else "x"
     result = connection.run(
-        f"{prefix}/bin/bash -c \"mkdir -p '{path}' && cd '{path}' && /bin/tar xz 2>&1\"",
-        stdin=content,
+        f"{prefix}/bin/bash -c \"mkdir -p '{path}' && cd '{path}' && /bin/tar {mode} 2>&1\"",
+        stdin=content.file,
     )
     if result.status != 0:
         raise ContentError(output_error(result.text, f"exit status {result.status}"))
