@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
 
 from .errors import SpreadError
+from .log import log, print_log_to_stdout
 from .project.filters import select_jobs
 from .project.loader import load_project
-from .project.matrix import Matrix, build_matrix
+from .project.matrix import build_matrix
 from .project.model import summarize_warnings
-from .run.report import Report
 from .spread_flags import FlagError, OptionsError, SpreadOptions, parse_spread_args
 
 
@@ -64,7 +65,7 @@ UNSUPPORTED = (
 
 
 def run_jobs(options: SpreadOptions) -> int:
-    """Run the selected jobs through pytest, printing Spread's log and final report."""
+    """Run the selected jobs, printing Spread's log and final report."""
     for field, flag in UNSUPPORTED:
         if getattr(options, field):
             return _fail(f"{flag} is not supported yet")
@@ -72,72 +73,33 @@ def run_jobs(options: SpreadOptions) -> int:
     for warning in summarize_warnings(project.warnings):
         print(f"warning: {warning}", file=sys.stderr)
     matrix = build_matrix(project)
-    select_jobs(matrix.jobs, options.filters)  # Spread's errors, before running
-    import pytest
+    jobs = select_jobs(matrix.jobs, options.filters)
+    from .pool import PoolOptions
+    from .run import runner
+    from .run.worker import RunOptions
 
-    from .session import log
-
-    args = [
-        "--spread",
-        "--spread-log",
-        "--capture=no",
-        "-p",
-        "no:terminal",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:logging",
-        "-o",
-        "addopts=",
-        f"--rootdir={project.dir}",
-        f"--spread-project={project.dir}",
-        f"--spread-repeat={options.repeat}",
-        f"--spread-seed={options.seed or 'random'}",
-        str(project.dir),
-    ]
-    args += [f"--spread-filter={argument}" for argument in options.filters]
-    args += [
-        flag
-        for flag, on in (
-            ("--spread-reuse", options.reuse),
-            ("--spread-restore", options.restore),
-            ("--spread-abend", options.abend),
-        )
-        if on
-    ]
-    if options.password:
-        args.append(f"--spread-password={options.password}")
-    if options.artifacts:
-        args.append(f"--spread-artifacts={options.artifacts}")
-    outcome = _RunOutcome(matrix)
-    status = pytest.main(args, plugins=[outcome])
-    if outcome.report is None:
-        return _fail(f"pytest ended with status {int(status)} before running any job")
-    for message in outcome.report.messages():
+    print_log_to_stdout()
+    seed = options.seed
+    if not seed and len(jobs) > len({job.lane for job in jobs}):
+        seed = time.time_ns() // 1_000_000_000
+        log(f"Sequence of jobs produced with -seed={seed}")
+    pool_options = PoolOptions(
+        password=options.password,
+        reuse=options.reuse,
+        run=RunOptions(
+            restore_only=options.restore,
+            abend=options.abend,
+            repeat=options.repeat,
+            total=len(jobs),
+            artifacts=Path(options.artifacts).absolute() if options.artifacts else None,
+        ),
+    )
+    report = runner.run_jobs(matrix, jobs, pool_options, seed, log)
+    for message in report.messages():
         log(message)
-    if not outcome.report.ok:
+    if not report.ok:
         return _fail("unsuccessful run")
     return 0
-
-
-class _RunOutcome:
-    """A plugin object: hands the loaded matrix to the run and keeps its report."""
-
-    def __init__(self, matrix: Matrix) -> None:
-        self.matrix = matrix
-        self.report: Report | None = None
-
-    def pytest_configure(self, config: Any) -> None:
-        from .session import PRELOADED
-
-        config.stash[PRELOADED] = self.matrix
-
-    def pytest_sessionfinish(self, session: Any) -> None:
-        from .session import STATE
-
-        state = session.config.stash.get(STATE, None)
-        if state is not None:
-            self.report = state.report
 
 
 def _fail(message: str) -> int:

@@ -11,6 +11,7 @@ import pytest
 
 from .collect import ProjectErrorFile, SpreadItem, TaskFile
 from .errors import ProjectError, SpreadError
+from .log import print_log_to_stdout
 from .project.filters import compile_filters, drop_manual, matches_any
 from .project.loader import load_project
 from .project.matrix import Job, Matrix, build_matrix
@@ -22,7 +23,6 @@ from .session import (
     SpreadState,
     close_pool,
     plan_run_order,
-    print_log_to_stdout,
 )
 
 

@@ -5,8 +5,6 @@ Kept apart from the hooks so that plugin.py stays a thin list of hooks.
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .errors import SpreadError
+from .log import log
 from .project.matrix import Job, Matrix
 from .project.order import run_order
 from .run.report import Report
@@ -22,21 +21,7 @@ from .run.report import Report
 if TYPE_CHECKING:
     from .pool import MachinePool
 
-LOGGER = logging.getLogger("pytest_spread")
 PRELOADED = pytest.StashKey[Matrix]()  # a matrix the spread command already built
-
-
-def log(message: str) -> None:
-    """Spread's progress messages: captured per test phase by pytest's logging."""
-    LOGGER.info(message.strip())
-
-
-class SpreadLogFormatter(logging.Formatter):
-    """Spread's log line: `YYYY-MM-DD HH:MM:SS message` (prefix on the first line only)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
-        return f"{stamp} {record.getMessage()}"
 
 
 @dataclass
@@ -100,16 +85,6 @@ def open_pool(
         ),
     )
     return MachinePool(matrix, backends, options, log, report)
-
-
-def print_log_to_stdout() -> logging.Handler:
-    """Show Spread's messages on stdout as the `spread` command does."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(SpreadLogFormatter())
-    LOGGER.addHandler(handler)
-    LOGGER.setLevel(logging.INFO)
-    LOGGER.propagate = False
-    return handler
 
 
 def _path_option(config: pytest.Config, name: str) -> Path | None:

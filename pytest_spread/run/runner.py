@@ -1,0 +1,51 @@
+"""Run jobs without pytest, as the `spread` command does: the same pool and lifecycle.
+
+Each job goes through the phases a pytest item does (prepare = setup,
+execute = call, restore = teardown), so both front ends give the same outcomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..pool import MachinePool, PoolOptions
+from ..project.matrix import Job, Matrix
+from ..project.order import run_order
+from .outcomes import LIFECYCLE_OUTCOMES
+from .report import Report
+
+
+def run_jobs(
+    matrix: Matrix, jobs: Sequence[Job], options: PoolOptions, seed: int, log: Callable[[str], None]
+) -> Report:
+    """Run `jobs` lane after lane on one machine per lane; every machine is discarded."""
+    report = Report()
+    order = run_order(jobs, seed)
+    last = {job.lane: job for job in order}
+    backends = sorted({job.backend.name for job in order})
+    pool = MachinePool(matrix, backends, options, log, report)
+    try:
+        for job in order:
+            _run_one(pool, job)
+            if last[job.lane] is job:
+                pool.close_lane(job.lane)
+    finally:
+        pool.close()
+    return report
+
+
+def _run_one(pool: MachinePool, job: Job) -> None:
+    try:
+        worker = pool.worker_for(job)
+    except LIFECYCLE_OUTCOMES:
+        return  # recorded in the report and logged by the pool
+    try:
+        worker.prepare(job)
+        worker.execute(job)
+    except LIFECYCLE_OUTCOMES:
+        pass  # recorded in the report and logged by the runner
+    finally:
+        try:
+            worker.restore(job)
+        except LIFECYCLE_OUTCOMES:
+            pass
