@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import SpreadError
-from .log import log, print_log_to_stdout
+from .log import VERBOSE, log, print_log_to_stdout, verbose
 from .project.filters import select_jobs
 from .project.loader import load_project
 from .project.matrix import build_matrix
@@ -78,7 +79,10 @@ def run_jobs(options: SpreadOptions) -> int:
     from .run import runner
     from .run.worker import RunOptions
 
-    print_log_to_stdout()
+    print_log_to_stdout(
+        logging.DEBUG if options.very_verbose else VERBOSE if options.verbose else logging.INFO
+    )
+    verbose(f"Found {project.file}.")
     seed = options.seed
     if not seed and len(jobs) > len({job.lane for job in jobs}):
         seed = time.time_ns() // 1_000_000_000

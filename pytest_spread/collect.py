@@ -51,9 +51,19 @@ class SpreadItem(pytest.Item):
 
     def setup(self) -> None:
         """Spread's levels up to and including the task prepare (errors here are setup errors)."""
+        job = self.job
+        self.user_properties += [
+            ("backend", job.backend.name),
+            ("system", job.system.name),
+            ("suite", job.suite.name),
+            ("task", job.task.name),
+            ("variant", job.variant),
+            ("sample", str(job.sample)),
+        ]
         with _as_pytest_outcome():
-            self._worker = pool_for(self.config).worker_for(self.job)
-            self._worker.prepare(self.job)
+            self._worker = pool_for(self.config).worker_for(job)
+            self.user_properties.append(("machine", self._worker.runner.machine.address))
+            self._worker.prepare(job)
 
     def runtest(self) -> None:
         """The task's execute (a failing execute is a test failure)."""

@@ -7,11 +7,23 @@ import sys
 import time
 
 LOGGER = logging.getLogger("pytest_spread")
+VERBOSE = 15  # Spread's -v messages: between INFO (always shown) and DEBUG (-vv)
+logging.addLevelName(VERBOSE, "VERBOSE")
 
 
 def log(message: str) -> None:
-    """Spread's progress messages: captured per test phase by pytest's logging."""
+    """A message Spread always prints (captured per test phase under pytest)."""
     LOGGER.info(message.strip())
+
+
+def verbose(message: str) -> None:
+    """A message Spread prints with -v."""
+    LOGGER.log(VERBOSE, message.strip())
+
+
+def debug(message: str) -> None:
+    """A message Spread prints with -vv."""
+    LOGGER.debug(message.strip())
 
 
 class SpreadLogFormatter(logging.Formatter):
@@ -22,11 +34,11 @@ class SpreadLogFormatter(logging.Formatter):
         return f"{stamp} {record.getMessage()}"
 
 
-def print_log_to_stdout() -> logging.Handler:
+def print_log_to_stdout(level: int = logging.INFO) -> logging.Handler:
     """Show Spread's messages on stdout as the `spread` command does."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(SpreadLogFormatter())
     LOGGER.addHandler(handler)
-    LOGGER.setLevel(logging.INFO)
+    LOGGER.setLevel(level)
     LOGGER.propagate = False
     return handler

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..backends.base import Machine
+from ..log import debug
 from ..project.environment import job_environment
 from ..project.matrix import Job, Matrix
 from ..remote import Connection, RemoteError
@@ -122,6 +123,7 @@ class ScriptRunner:
             sudo_user=self.sudo,
             reboot_key=key,
         )
+        debug(f"Sending script for {label}:\n-----\n{scripts.redact_exports(program)}\n------")
         late = scripts.LateOutput()
 
         def warn(output: bytes) -> None:
@@ -138,6 +140,8 @@ class ScriptRunner:
             )
         except RemoteError as exc:
             raise ScriptFailed(str(exc)) from exc
+        if result.output:
+            debug(f"Output from running script on {label}:\n-----\n{result.text}\n-----")
         output = scripts.clean_output(result.text)
         if result.killed:
             output += "\n<kill-timeout reached>"

@@ -93,6 +93,14 @@ def remote_script(
     return "".join(parts)
 
 
+_EXPORT_RE = re.compile(r"^(export [A-Za-z_][A-Za-z0-9_]*=).+$", re.MULTILINE)
+
+
+def redact_exports(program: str) -> str:
+    """The program with exported values hidden: they may hold secrets (for -vv logs)."""
+    return _EXPORT_RE.sub(r"\1<hidden>", program)
+
+
 def remote_command(trace: bool, sudo_user: bool) -> str:
     """The command that runs a program given on stdin; trace mode merges stderr."""
     sudo = "sudo -i " if sudo_user else ""

@@ -298,6 +298,30 @@ def test_repeat_runs_every_cycle(pytester, machine, run):
     assert machine.path(ORDER_LOG).read_text().split() == ["p", "e", "r"] * 3
 
 
+def test_junit_has_job_properties_and_output(pytester, machine, run):
+    from xml.etree import ElementTree
+
+    pytester.makefile(".yaml", spread=spread_yaml(machine))
+    write_tasks(
+        pytester, {"tests/j": "summary: t\nexecute: |\n    echo junit-output\n    exit 1\n"}
+    )
+    xml = pytester.path / "junit.xml"
+    run(f"--junitxml={xml}").assert_outcomes(failed=1)
+    (case,) = ElementTree.parse(xml).iter("testcase")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties == {
+        "backend": "adhoc",
+        "system": "ubuntu-24.04",
+        "suite": "tests/",
+        "task": "tests/j",
+        "variant": "",
+        "sample": "1",
+        "machine": machine.address,
+    }
+    failure = case.find("failure")
+    assert failure is not None and "junit-output" in (failure.text or "")
+
+
 def test_discard_runs_for_the_allocated_machine(pytester, machine, run, tmp_path):
     log = tmp_path / "discarded.log"
     pytester.makefile(".yaml", spread=spread_yaml(machine, discard_log=str(log)))
