@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.hosts.machines import Machine, start_machine  # noqa: E402
+from pytest_spread.sandbox import Machine, start_machine  # noqa: E402
 
 CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
 PYTHON = sys.executable

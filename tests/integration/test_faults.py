@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.hosts.machines import free_port
+from pytest_spread.sandbox import free_port
 
 from .test_lifecycle import spread_yaml, write_tasks
 

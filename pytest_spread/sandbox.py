@@ -1,19 +1,26 @@
-"""Real, disposable SSH machines for the integration tests.
+"""Disposable local machines: try Spread projects on a bare Linux box, and test with them.
 
 A machine is this computer's own root filesystem seen through an overlay (its
 writes go to a private layer), in a private mount and PID namespace, with its
 own root password, an empty /root/.bashrc and an sshd on a loopback port.
 `reboot` inside it ends the namespace; a supervisor boots it again on the same
-layer with a new boot id, as a real reboot would look to Spread.
+layer with a new boot id, as a real reboot would look to Spread. Needs root,
+unshare (util-linux) and sshd (openssh-server).
+
+    python -m pytest_spread.sandbox start PASSWORD    # prints the address
+    python -m pytest_spread.sandbox stop ADDRESS
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -27,22 +34,41 @@ BOOT_SCRIPT = textwrap.dedent("""\
     R=$W/root
     mount -t overlay overlay -o lowerdir=/,upperdir=$W/upper,workdir=$W/work $R
     mount -t proc proc $R/proc
-    mount --rbind /dev $R/dev
-    mount -t tmpfs tmpfs $R/tmp
-    mount -t tmpfs tmpfs $R/run
-    mkdir -p $R/run/sshd $R/etc/ssh
     cat /proc/sys/kernel/random/uuid > $W/boot_id
     mount --bind $W/boot_id $R/proc/sys/kernel/random/boot_id
-    cp $W/sshd_config $W/host_key $R/etc/ssh/
-    chmod 600 $R/etc/ssh/host_key
-    exec chroot $R /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config
+    mount --rbind $R/proc/sys $R/proc/sys
+    mount -o remount,bind,ro $R/proc/sys
+    mount -t tmpfs -o mode=755 tmpfs $R/dev
+    for node in null zero full random urandom tty; do
+        touch $R/dev/$node
+        mount --bind /dev/$node $R/dev/$node
+    done
+    mkdir $R/dev/pts $R/dev/shm
+    mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts
+    ln -s pts/ptmx $R/dev/ptmx
+    mount -t tmpfs tmpfs $R/dev/shm
+    mount -t tmpfs tmpfs $R/tmp
+    mount -t tmpfs tmpfs $R/run
+    mkdir -p $R/run/sshd
+    install -m 644 $W/sshd_config $R/etc/ssh/spread_sandbox_config
+    install -m 600 $W/host_key $R/etc/ssh/spread_sandbox_key
+    exec chroot $R /usr/sbin/sshd -D -e -f /etc/ssh/spread_sandbox_config
 """)
+# Runs chrooted in the machine, so every path (and every symlink, such as
+# /usr/sbin/reboot -> /bin/systemctl) resolves inside it, never on this computer.
 SETUP_SCRIPT = textwrap.dedent("""\
     set -eu
-    R=$1
-    : > $R/root/.bashrc
-    printf '#!/bin/sh\\nkill -TERM 1\\n' > $R/usr/sbin/reboot
-    chmod 755 $R/usr/sbin/reboot
+    : > /root/.bashrc
+    rm -f /usr/sbin/reboot
+    printf '#!/bin/sh\\nkill -TERM 1\\n' > /usr/sbin/reboot
+    chmod 755 /usr/sbin/reboot
+    echo "root:$ROOT_PASSWORD" | chpasswd
+    if [ -n "$USER_NAME" ]; then
+        useradd -m -s /bin/bash "$USER_NAME"
+        echo "$USER_NAME:$USER_PASSWORD" | chpasswd
+        echo "$USER_NAME ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/spread-sandbox
+        : > "/home/$USER_NAME/.bashrc"
+    fi
 """)
 
 
@@ -78,6 +104,12 @@ class Machine:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def group(self) -> int:
+        """The process group of the machine (kill it to stop the machine)."""
+        assert self._process is not None
+        return self._process.pid
+
+    @property
     def pid(self) -> int:
         """The host pid of the machine's init (its sshd)."""
         assert self._process is not None
@@ -85,8 +117,30 @@ class Machine:
         return int(children.read_text().split()[0])
 
     def path(self, inside: str) -> Path:
-        """Where a file of the machine is visible from this computer."""
-        return Path(f"/proc/{self.pid}/root") / inside.lstrip("/")
+        """Where a file of the machine is visible from this computer.
+
+        Symlinks are resolved inside the machine: an absolute link must not
+        lead to this computer's own files.
+        """
+        root = Path(f"/proc/{self.pid}/root")
+        resolved: list[str] = []
+        pending = [part for part in inside.split("/") if part]
+        for _ in range(64):
+            if not pending:
+                return root.joinpath(*resolved)
+            part = pending.pop(0)
+            if part == "..":
+                resolved = resolved[:-1]
+                continue
+            candidate = root.joinpath(*resolved, part)
+            if candidate.is_symlink():
+                target = os.readlink(candidate)
+                if target.startswith("/"):
+                    resolved = []
+                pending = [p for p in target.split("/") if p and p != "."] + pending
+            else:
+                resolved.append(part)
+        raise OSError(f"too many symlinks in {inside} on the machine")
 
     def boot(self) -> None:
         with open(self.workdir / "sshd.log", "ab") as log:
@@ -161,7 +215,7 @@ def start_machine(
         textwrap.dedent(f"""\
         Port {port}
         ListenAddress 127.0.0.1
-        HostKey /etc/ssh/host_key
+        HostKey /etc/ssh/spread_sandbox_key
         PermitRootLogin yes
         PasswordAuthentication yes
         KbdInteractiveAuthentication no
@@ -181,24 +235,70 @@ def start_machine(
 
 
 def _configure(workdir: Path, password: str, user: str, user_password: str) -> None:
-    """Set passwords and files in the machine's layer, in a throwaway namespace."""
-    commands = [f"echo 'root:{password}' | chroot $R chpasswd"]
-    if user:
-        commands += [
-            f"chroot $R useradd -m -s /bin/bash {user}",
-            f"echo '{user}:{user_password}' | chroot $R chpasswd",
-            f"echo '{user} ALL=(ALL) NOPASSWD:ALL' > $R/etc/sudoers.d/spread-test",
-            f": > $R/home/{user}/.bashrc",
-        ]
+    """Set passwords and files in the machine's layer, chrooted in a throwaway namespace."""
     script = (
-        f"set -eu\nW={workdir}\nR=$W/root\n"
-        "mount -t overlay overlay -o lowerdir=/,upperdir=$W/upper,workdir=$W/work $R\n"
-        + SETUP_SCRIPT.replace("set -eu\nR=$1\n", "")
-        + "\n".join(commands)
-        + "\n"
+        "set -eu\n"
+        f"mount -t overlay overlay -o lowerdir=/,upperdir={workdir}/upper,"
+        f"workdir={workdir}/work {workdir}/root\n"
+        f'exec chroot {workdir}/root /bin/bash -c "$SETUP"\n'
     )
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "SETUP": SETUP_SCRIPT,
+        "ROOT_PASSWORD": password,
+        "USER_NAME": user,
+        "USER_PASSWORD": user_password,
+    }
     subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "bash", "-c", script],
         check=True,
         capture_output=True,
+        env=env,
     )
+
+
+STATE_DIR = Path(os.environ.get("SPREAD_SANDBOX_DIR", "/tmp/spread-sandbox"))
+
+
+def main(argv: list[str]) -> int:
+    """`start PASSWORD` prints a new machine's address; `stop ADDRESS` discards it."""
+    if len(argv) == 2 and argv[0] == "start":
+        return _start(argv[1])
+    if len(argv) == 2 and argv[0] == "stop":
+        _stop(argv[1])
+        return 0
+    print("usage: python -m pytest_spread.sandbox start PASSWORD | stop ADDRESS", file=sys.stderr)
+    return 2
+
+
+def _start(password: str) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="machine-", dir=_state_dir()))
+    try:
+        machine = start_machine(workdir, STATE_DIR / "keys", password=password)
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"cannot start a local machine: {exc}", file=sys.stderr)
+        return 1
+    (STATE_DIR / f"{machine.port}.pid").write_text(f"{machine.group}\n{workdir}\n")
+    print(machine.address)
+    return 0
+
+
+def _stop(address: str) -> None:
+    record = STATE_DIR / f"{address.rpartition(':')[2]}.pid"
+    if not record.exists():
+        return
+    group, workdir = record.read_text().split()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(int(group), signal.SIGKILL)
+    shutil.rmtree(workdir, ignore_errors=True)
+    record.unlink()
+
+
+def _state_dir() -> Path:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    return STATE_DIR
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
