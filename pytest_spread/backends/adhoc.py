@@ -46,9 +46,11 @@ class AdhocProvider:
             raise AllocationError(_output_error(result.output, result.status))
         address = find_address(result.output) or ""
         if not address or " " in address:
+            output = output_error(result.output, "")  # shows why, e.g. a command not found
+            detail = f":{output}" if output.startswith("\n") else f": {output}" if output else ""
             raise AllocationError(
                 f"backend {go_quote(self.backend.name)} allocate must print "
-                f"ADDRESS=<SSH address> to stdout, got: {go_quote(address)}"
+                f"ADDRESS=<SSH address> to stdout, got: {go_quote(address)}{detail}"
             )
         machine = Machine(self.backend.name, system.name, address, username, password)
         self.log(f"Waiting for {machine} to make SSH available at {address}...")
