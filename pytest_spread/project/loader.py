@@ -103,7 +103,9 @@ def _read_project(top: Fields, file: Path, warnings: list[ProjectWarning]) -> Pr
     backends = _read_backends(top.fields("backends"), warnings)
     if not backends:
         raise top.error(
-            "must define at least one backend", key="backends" if "backends" in top else ""
+            "must define at least one backend",
+            key="backends" if "backends" in top else "",
+            line=top.key_line("backends"),
         )
     suites = read_suites(top.fields("suites"), file.parent, warnings)
     return Project(
@@ -130,7 +132,9 @@ def _read_backends(section: Fields, warnings: list[ProjectWarning]) -> dict[str,
         node = section.raw(name)
         if not NAME_RE.match(name):
             raise section.error(
-                f"invalid backend name: {gocompat.go_quote(name)}", key=name, node=node
+                f"invalid backend name: {gocompat.go_quote(name)}",
+                key=name,
+                line=section.key_line(name),
             )
         if is_null(node):
             continue  # Spread drops a backend without a body
@@ -152,6 +156,7 @@ def _read_backend(name: str, fields: Fields, warnings: list[ProjectWarning]) -> 
         raise fields.error(
             f"backend {gocompat.go_quote(name)} cannot use allocate and dispose fields",
             key="allocate" if allocate else "discard",
+            line=fields.key_line("allocate" if allocate else "discard"),
         )
     if kind == "adhoc" and not allocate:
         raise fields.error(

@@ -11,7 +11,6 @@ from . import gocompat
 from .model import ProjectWarning, Suite, Task
 from .yamlread import (
     Fields,
-    is_null,
     parse_file,
     read_cascade_list,
     read_environment,
@@ -31,19 +30,17 @@ def read_suites(
     """Every suite of the `suites:` mapping with its tasks, in file order."""
     suites: dict[str, Suite] = {}
     for key in section.keys():
-        node = section.raw(key)
+        line = section.key_line(key)
         if not key.endswith("/"):
             raise section.error(
                 f"invalid suite name (must end with /): {gocompat.go_quote(key)}",
                 key=key,
-                node=node,
+                line=line,
             )
         name = key.rstrip("/") + "/"
         if not SUITE_RE.match(name):
-            raise section.error(f"invalid suite name: {gocompat.go_quote(key)}", key=key, node=node)
+            raise section.error(f"invalid suite name: {gocompat.go_quote(key)}", key=key, line=line)
         fields = section.fields(key)
-        if node is not None and is_null(node):
-            fields.line = section.key_line(key)
         suites[name] = _read_suite(name, fields, project_dir, warnings)
         warnings.extend(unknown_warnings(fields, f"suite {name}", "suite"))
     if not suites:
@@ -93,10 +90,9 @@ def _read_tasks(
     for entry in entries:
         task_dir = directory / entry
         task_file = task_dir / "task.yaml"
-        try:
-            if not os.path.isdir(task_dir) or not os.path.isfile(task_file):
-                continue  # not a directory, no task.yaml, or a dangling link: skipped
-        except OSError:
+        # Only a missing task.yaml (or a dangling link) means "not a task"; one that
+        # exists but cannot be read is an error, as in Spread.
+        if not os.path.isdir(task_dir) or not os.path.exists(task_file):
             continue
         name = suite + entry
         if not TASK_RE.match(name):

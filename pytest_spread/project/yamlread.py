@@ -87,9 +87,15 @@ class Fields:
         """The field path of `key` in this mapping."""
         return f"{self.where}.{key}" if self.where else key
 
-    def error(self, message: str, *, key: str = "", node: Node | None = None) -> ProjectError:
-        """A ProjectError located at `node` (or this mapping) naming `key`."""
-        line = line_of(node) if node is not None else self.line
+    def error(
+        self, message: str, *, key: str = "", node: Node | None = None, line: int = 0
+    ) -> ProjectError:
+        """A ProjectError located at `line`, else `node`, else this mapping, naming `key`."""
+        if not line:
+            if node is not None:
+                line = line_of(node)
+            else:
+                line = self.key_line(key) if key in self._items else self.line
         field = self.path(key) if key else self.where
         return ProjectError(message, file=self.file, line=line, field=field)
 
@@ -186,9 +192,10 @@ class Fields:
         return tuple(values)
 
     def fields(self, key: str) -> Fields:
-        """A nested mapping (empty when absent or null)."""
-        node = self.raw(key)
-        return Fields(node, self.file, self.path(key))
+        """A nested mapping (empty when absent or null), located at its key's line."""
+        nested = Fields(self.raw(key), self.file, self.path(key))
+        nested.line = self.key_line(key)
+        return nested
 
     def sequence(self, key: str) -> list[Node]:
         """The items of a list field (empty when absent or null)."""
