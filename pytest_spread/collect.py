@@ -69,7 +69,9 @@ class SpreadItem(pytest.Item):
         """The task's execute (a failing execute is a test failure)."""
         if self._worker is not None:
             with _as_pytest_outcome():
-                self._worker.execute(self.job)
+                output = self._worker.execute(self.job)
+            if output:
+                self.add_report_section("call", "stdout", output)
 
     def teardown(self) -> None:
         """Artifacts and the task restore (a failing restore is a teardown error)."""

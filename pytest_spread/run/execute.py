@@ -66,15 +66,15 @@ class ScriptRunner:
         self.reconnect = reconnect
         self.sudo = bool(machine.username) and machine.username != "root"
 
-    def run(self, step: Step) -> None:
-        """Run the step; ScriptFailed (after the debug script) when it fails."""
+    def run(self, step: Step) -> str:
+        """Run the step and return its output; ScriptFailed (after debug) when it fails."""
         if not step.script.strip():
-            return
+            return ""
         present, gerund = VERBS[step.verb]
         where = f"{step.context} ({self.machine.label})"
         self.log(f"{present} {where}{step.progress}...")
         try:
-            self._run_with_reboots(step)
+            return self._run_with_reboots(step)
         except ScriptFailed as failure:
             failure.line = f"Error {gerund} {where} : {failure}"
             self.log(failure.line)

@@ -95,10 +95,14 @@ class MachineWorker:
             return
         self._task_prepare(job)
 
-    def execute(self, job: Job) -> None:
-        """The execute, repeated `repeat` more times with restore and prepare between (call)."""
+    def execute(self, job: Job) -> str:
+        """The execute, repeated `repeat` more times with restore and prepare between (call).
+
+        Returns the successful executes' output (Spread shows it only with -vv).
+        """
+        outputs: list[str] = []
         if self.options.restore_only or self.current is None:
-            return
+            return ""
         for iteration in range(self.options.repeat + 1):
             if iteration:
                 self._task_restore(job)
@@ -106,13 +110,14 @@ class MachineWorker:
             step = self._task_step("execute", job, job.task.execute)
             step.progress = f" ({next(_sequence)}/{self.options.total})"
             try:
-                self.runner.run(step)
+                outputs.append(self.runner.run(step))
             except ScriptFailed as failure:
                 self.current.debug = ""
                 self.report.failed_tasks.append(job.report_name)
                 self._failed()
                 raise TaskFailed(failure.line) from None
             self.report.successful += 1
+        return "\n".join(output for output in outputs if output)
 
     def restore(self, job: Job) -> None:
         """The task restore after any outcome of prepare or execute (teardown)."""

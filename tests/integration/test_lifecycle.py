@@ -383,3 +383,93 @@ def test_project_content_is_delivered(pytester, machine, run):
     )
     run().assert_outcomes(passed=1)
     assert Path(machine.path("/srv/spread-p/data.txt")).read_text() == "payload\n"
+
+
+def test_failed_project_prepare_aborts_the_machine(pytester, machine, run):
+    pytester.makefile(
+        ".yaml",
+        spread=spread_yaml(
+            machine,
+            project_extra=f"prepare: exit 1\nrestore: {logged('project-restore')}\n",
+            backend_extra=f"restore: {logged('backend-restore')}\n",
+        ),
+    )
+    write_tasks(
+        pytester,
+        {f"tests/{name}": f"summary: t\nexecute: {logged(name)}\n" for name in ("a", "b", "c")},
+    )
+    result = run()
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "Successful tasks: 0",
+            "Aborted tasks: 3",
+            "Failed project prepare: 1",
+            "    - adhoc:ubuntu-24.04:project",
+        ]
+    )
+    # Spread: the project restore runs, the backend (never entered) does not.
+    assert machine.path(ORDER_LOG).read_text().split() == ["project-restore"]
+
+
+def test_failed_backend_prepare_still_restores_the_backend(pytester, machine, run):
+    pytester.makefile(
+        ".yaml",
+        spread=spread_yaml(
+            machine,
+            project_extra=f"restore: {logged('project-restore')}\n",
+            backend_extra=f"prepare: exit 1\nrestore: {logged('backend-restore')}\n",
+        ),
+    )
+    write_tasks(pytester, {"tests/a": f"summary: t\nexecute: {logged('a')}\n"})
+    result = run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["Aborted tasks: 1", "Failed backend prepare: 1", "    - adhoc:ubuntu-24.04:adhoc"]
+    )
+    assert machine.path(ORDER_LOG).read_text().split() == ["backend-restore", "project-restore"]
+
+
+def test_suite_restore_on_suite_switch_failing_stops_the_machine(pytester, machine, run):
+    pytester.makefile(
+        ".yaml",
+        spread=spread_yaml(
+            machine, suites={"one/": "summary: s\nrestore: exit 1\n", "two/": "summary: s\n"}
+        ),
+    )
+    write_tasks(
+        pytester,
+        {
+            "one/a": f"summary: t\nexecute: {logged('a')}\n",
+            "two/b": f"summary: t\nexecute: {logged('b')}\n",
+        },
+    )
+    result = run()
+    result.assert_outcomes(passed=1, errors=1)
+    # Spread tries the failed suite restore once more when the machine stops.
+    result.stdout.fnmatch_lines(
+        [
+            "Successful tasks: 1",
+            "Aborted tasks: 1",
+            "Failed suite restore: 2",
+            "    - adhoc:ubuntu-24.04:one/",
+            "    - adhoc:ubuntu-24.04:one/",
+        ]
+    )
+    assert machine.path(ORDER_LOG).read_text().split() == ["a"]
+
+
+def test_passing_jobs_keep_their_output(pytester, machine, run):
+    from xml.etree import ElementTree
+
+    pytester.makefile(".yaml", spread=spread_yaml(machine))
+    write_tasks(pytester, {"tests/p": "summary: t\nexecute: echo passing-output\n"})
+    xml = pytester.path / "junit.xml"
+    result = run(f"--junitxml={xml}", "-o", "junit_logging=system-out", "-rP")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*Captured stdout call*", "+ echo passing-output", "passing-output"]
+    )
+    (case,) = ElementTree.parse(xml).iter("testcase")
+    out = case.find("system-out")
+    assert out is not None and "passing-output" in (out.text or "")
