@@ -58,10 +58,7 @@ UNSUPPORTED = (
     ("shell", "-shell"),
     ("shell_before", "-shell-before"),
     ("shell_after", "-shell-after"),
-    ("discard", "-discard"),
     ("gc", "-gc"),
-    ("reuse_pid", "-reuse-pid"),
-    ("resend", "-resend"),
 )
 
 
@@ -89,7 +86,10 @@ def run_jobs(options: SpreadOptions) -> int:
         log(f"Sequence of jobs produced with -seed={seed}")
     pool_options = PoolOptions(
         password=options.password,
-        reuse=options.reuse,
+        # -discard implies -reuse unless -reuse-pid names the file (spec §7).
+        reuse=options.reuse or (options.discard and not options.reuse_pid),
+        reuse_pid=options.reuse_pid,
+        resend=options.resend,
         run=RunOptions(
             restore_only=options.restore,
             abend=options.abend,
@@ -98,6 +98,9 @@ def run_jobs(options: SpreadOptions) -> int:
             artifacts=Path(options.artifacts).absolute() if options.artifacts else None,
         ),
     )
+    if options.discard:
+        runner.discard_tracked(matrix, jobs, pool_options, log)
+        return 0
     report = runner.run_jobs(matrix, jobs, pool_options, seed, log)
     for message in report.messages():
         log(message)

@@ -87,6 +87,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep the machines instead of discarding them (Spread's -reuse)",
     )
     group.addoption(
+        "--spread-reuse-pid",
+        metavar="PID",
+        type=int,
+        default=0,
+        help="use (then discard) the machines a crashed run recorded (Spread's -reuse-pid)",
+    )
+    group.addoption(
+        "--spread-resend",
+        action="store_true",
+        default=False,
+        help="send the project again to reused machines (Spread's -resend)",
+    )
+    group.addoption(
         "--spread-allocate-timeout",
         metavar="SECONDS",
         type=float,
@@ -128,6 +141,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "-m \"spread(backend='lxd')\"",
     )
     if config.getoption("spread"):
+        reusing = config.getoption("spread_reuse") or config.getoption("spread_reuse_pid")
+        if reusing and config.getoption("numprocesses", None):
+            raise pytest.UsageError("--spread-reuse and --spread-reuse-pid need -n0 for now")
         config.stash[STATE] = SpreadState()
         if config.getoption("spread_log"):
             print_log_to_stdout()

@@ -8,16 +8,20 @@ process allocated, whatever happened before.
 from __future__ import annotations
 
 import importlib
+import os
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .backends.base import AllocationError, Machine, Provider
 from .errors import SpreadError
 from .project.matrix import Job, Matrix
+from .project.model import Backend
 from .remote import Connection, RemoteError
-from .run.content import Content, ContentError, describe_size, pack, send
+from .reuse import ReuseFile, reuse_path
+from .run.content import Content, ContentError, describe_size, is_empty, pack, send
 from .run.execute import ScriptRunner
 from .run.outcomes import JobAborted
 from .run.report import Report
@@ -32,7 +36,9 @@ class PoolOptions:
     password: str = ""
     allocate_timeout: float = 300.0
     connect_timeout: float = 60.0
-    reuse: bool = False
+    reuse: bool = False  # keep machines and track them in .spread-reuse.yaml
+    reuse_pid: int = 0  # use the machines a crashed run recorded
+    resend: bool = False  # send the project again to reused machines
     run: RunOptions = field(default_factory=RunOptions)
 
 
@@ -64,6 +70,7 @@ class MachinePool:
         self._lanes: dict[str, _Lane] = {}
         self._failed_lanes: dict[str, str] = {}
         self._content: Content | None = None
+        self._reuse: ReuseFile | None = None
 
     def worker_for(self, job: Job) -> MachineWorker:
         """The worker of the job's lane, allocating its machine first if needed."""
@@ -101,12 +108,54 @@ class MachinePool:
             self.close_lane(name)
         if self._content is not None:
             self._content.close()
+        if self._reuse is not None:
+            self._reuse.close(delete=not self.options.reuse)
+
+    @property
+    def reuse_file(self) -> ReuseFile:
+        """The run's reuse file, opened (and locked) on first need."""
+        if self._reuse is None:
+            options = self.options
+            path = reuse_path(
+                self.matrix.project.dir,
+                reuse=options.reuse,
+                reuse_pid=options.reuse_pid,
+                discard=False,
+            )
+            self._reuse = ReuseFile.open(path, self.log)
+            if not options.reuse and not options.reuse_pid:
+                self.log(
+                    f"If killed, discard servers with: spread -reuse-pid={os.getpid()} -discard"
+                )
+        return self._reuse
 
     # -- allocation ------------------------------------------------------------
 
     def _start_lane(self, job: Job) -> _Lane:
+        reuse = self.reuse_file
         content = self._packed()
-        machine = self._allocate(job)
+        found = self._reuse_tracked(job, content)
+        if found is not None:
+            machine, connection = found
+        else:
+            if self.options.reuse and reuse.tracked(job.backend.name, job.system.name):
+                # Spread does not allocate beside tracked machines it could not use.
+                raise SpreadError(f"cannot reuse any tracked {job.lane} machine")
+            machine = self._allocate(job)
+            reuse.add(machine)
+            connection = self._prepared(machine, content)
+
+        def reconnect() -> Connection:
+            return Connection.open(
+                machine.address, machine.username or "root", machine.password, timeout=5
+            )
+
+        runner = ScriptRunner(machine, connection, self.matrix, self.log, reconnect)
+        worker = MachineWorker(runner, self.report, self.options.run)
+        return _Lane(machine, connection, worker)
+
+    def _prepared(self, machine: Machine, content: Content) -> Connection:
+        """Connect to a new machine and send it the project (discarding it on failure)."""
         try:
             connection = self._connect(machine)
             try:
@@ -118,15 +167,41 @@ class MachinePool:
         except SpreadError:
             self._discard(machine)
             raise
+        return connection
 
-        def reconnect() -> Connection:
-            return Connection.open(
-                machine.address, machine.username or "root", machine.password, timeout=5
-            )
+    def _reuse_tracked(self, job: Job, content: Content) -> tuple[Machine, Connection] | None:
+        """A machine a previous run left for this lane, connected and with the project."""
+        if not (self.options.reuse or self.options.reuse_pid):
+            return None
+        while (machine := self.reuse_file.reserve(job.backend.name, job.system.name)) is not None:
+            self.log(f"Reusing {machine}...")
+            try:
+                connection = Connection.open(
+                    machine.address, machine.username or "root", machine.password
+                )
+                self._refresh_content(machine, connection, content)
+            except (RemoteError, ContentError) as exc:
+                if self.options.reuse:
+                    self.log(f"Cannot reuse {machine.system} at {machine.address}: {exc}")
+                else:
+                    self.log(f"Discarding {machine}: {exc}")
+                    self._discard(machine)
+                continue
+            return machine, connection
+        return None
 
-        runner = ScriptRunner(machine, connection, self.matrix, self.log, reconnect)
-        worker = MachineWorker(runner, self.report, self.options.run)
-        return _Lane(machine, connection, worker)
+    def _refresh_content(self, machine: Machine, connection: Connection, content: Content) -> None:
+        path, sudo = self.matrix.remote_path, _sudo(machine)
+        if self.options.resend:
+            self.log(f"Removing project data from {machine} at {path}...")
+            result = connection.run(("sudo -i " if sudo else "") + f'rm -rf "{path}"')
+            if result.status != 0:
+                self.log(f"Cannot remove project data from {machine}: {result.text.strip()}")
+        if not is_empty(connection, path, sudo):
+            self.log(f"Reusing project data on {machine}...")
+            return
+        self.log(f"Sending project content to {machine}...")
+        send(connection, path, content, sudo)
 
     def _packed(self) -> Content:
         if self._content is None:
@@ -180,32 +255,44 @@ class MachinePool:
         if self.options.reuse:
             self.log(f"Keeping {machine} at {machine.address}")
             return
-        self.log(f"Discarding {machine}...")
-        try:
-            self._provider(machine.backend).discard(machine)
-        except SpreadError as exc:
-            self.log(f"Error discarding {machine}: {exc}")
+        discard_machine(self._provider(machine.backend), machine, self.log)
+        self.reuse_file.remove(machine)
 
     def _provider(self, backend_name: str) -> Provider:
         provider = self._providers.get(backend_name)
         if provider is None:
             backend = self.matrix.project.backends[backend_name]
-            target = PROVIDERS.get(backend.type)
-            if target is None:
-                raise AllocationError(
-                    f"the {backend.type} backend is not supported yet", fatal=True
-                )
-            module, _, name = target.partition(":")
-            factory = getattr(importlib.import_module(module), name)
-            provider = factory(
+            provider = make_provider(
                 backend,
                 self.matrix.project.dir,
                 self.password,
                 self.log,
-                wait=self.options.allocate_timeout,
+                self.options.allocate_timeout,
             )
             self._providers[backend_name] = provider
         return provider
+
+
+def make_provider(
+    backend: Backend, project_dir: Path, password: str, log: Log, wait: float
+) -> Provider:
+    """The provider of a backend's type, imported on first use."""
+    target = PROVIDERS.get(backend.type)
+    if target is None:
+        raise AllocationError(f"the {backend.type} backend is not supported yet", fatal=True)
+    module, _, name = target.partition(":")
+    factory = getattr(importlib.import_module(module), name)
+    provider: Provider = factory(backend, project_dir, password, log, wait=wait)
+    return provider
+
+
+def discard_machine(provider: Provider, machine: Machine, log: Log) -> None:
+    """Discard, logging like Spread; errors are logged, not raised."""
+    log(f"Discarding {machine}...")
+    try:
+        provider.discard(machine)
+    except SpreadError as exc:
+        log(f"Error discarding {machine}: {exc}")
 
 
 def _sudo(machine: Machine) -> bool:

@@ -76,6 +76,8 @@ def open_pool(
         allocate_timeout=config.getoption("spread_allocate_timeout"),
         connect_timeout=config.getoption("spread_connect_timeout"),
         reuse=config.getoption("spread_reuse"),
+        reuse_pid=config.getoption("spread_reuse_pid"),
+        resend=config.getoption("spread_resend"),
         run=RunOptions(
             restore_only=config.getoption("spread_restore"),
             abend=config.getoption("spread_abend"),

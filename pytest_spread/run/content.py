@@ -151,11 +151,22 @@ def _repack(
         raise ContentError(f"cannot pack project tree: copying exited with {copy.returncode}")
 
 
+def is_empty(connection: Connection, path: str, sudo: bool) -> bool:
+    """True when `path` is missing or empty on the machine."""
+    prefix = "sudo -i " if sudo else ""
+    check = connection.run(f"{prefix}/bin/bash -c \"! test -e '{path}' || ls -A '{path}'\"")
+    if check.status != 0:
+        raise ContentError(
+            f"cannot check if {path} on {connection.address} is empty: "
+            + output_error(check.text, f"exit status {check.status}")
+        )
+    return not check.text.strip()
+
+
 def send(connection: Connection, path: str, content: Content, sudo: bool) -> None:
     """Unpack the content under `path` on the machine, which must be empty or missing."""
     prefix = "sudo -i " if sudo else ""
-    check = connection.run(f"{prefix}/bin/bash -c \"! test -e '{path}' || ls -A '{path}'\"")
-    if check.status != 0 or check.text.strip():
+    if not is_empty(connection, path, sudo):
         raise ContentError(f"remote directory {path} on {connection.address} is not empty")
     content.file.seek(0)
     mode = "xz" if content.compressed else "x"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..pool import MachinePool, PoolOptions
+from ..pool import MachinePool, PoolOptions, discard_machine, make_provider
 from ..project.matrix import Job, Matrix
 from ..project.order import run_order
+from ..reuse import ReuseFile, reuse_path
 from .outcomes import LIFECYCLE_OUTCOMES
 from .report import Report
 
@@ -49,3 +50,30 @@ def _run_one(pool: MachinePool, job: Job) -> None:
             worker.restore(job)
         except LIFECYCLE_OUTCOMES:
             pass
+
+
+def discard_tracked(
+    matrix: Matrix, jobs: Sequence[Job], options: PoolOptions, log: Callable[[str], None]
+) -> None:
+    """Spread's -discard: each worker of a selected system discards one tracked machine."""
+    path = reuse_path(
+        matrix.project.dir, reuse=options.reuse, reuse_pid=options.reuse_pid, discard=True
+    )
+    reuse = ReuseFile.open(path, log)
+    try:
+        lanes: dict[str, list[Job]] = {}
+        for job in jobs:
+            lanes.setdefault(job.lane, []).append(job)
+        for lane_jobs in lanes.values():
+            backend, system = lane_jobs[0].backend, lane_jobs[0].system
+            for _ in range(min(system.workers, len(lane_jobs))):
+                machine = reuse.reserve(backend.name, system.name)
+                if machine is None:
+                    break
+                provider = make_provider(
+                    backend, matrix.project.dir, machine.password, log, options.allocate_timeout
+                )
+                discard_machine(provider, machine, log)
+                reuse.remove(machine)
+    finally:
+        reuse.close(delete=not options.reuse)
