@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..project.matrix import Job
-from ..project.model import Suite, Timeouts
+from ..project.model import Project, Suite, Timeouts
 from ..remote import RemoteError
 from . import artifacts, scripts
 from .execute import ScriptFailed, ScriptRunner, Step
@@ -82,14 +82,7 @@ class MachineWorker:
         self._leave_suite_for(job)
         self.last = job
         self._enter_outer_levels(job)
-        debug = scripts.composite(
-            [
-                job.task.debug,
-                job.suite.scripts.debug_each,
-                job.backend.scripts.debug_each,
-                self.runner.matrix.project.scripts.debug_each,
-            ]
-        )
+        debug = task_script("debug", job, self.runner.matrix.project)
         self.current = _Current(job, debug)
         if self.options.restore_only:
             return
@@ -288,15 +281,7 @@ class MachineWorker:
 
     def _task_prepare(self, job: Job) -> None:
         assert self.current is not None
-        project = self.runner.matrix.project
-        script = scripts.composite(
-            [
-                project.scripts.prepare_each,
-                job.backend.scripts.prepare_each,
-                job.suite.scripts.prepare_each,
-                job.task.prepare,
-            ]
-        )
+        script = task_script("prepare", job, self.runner.matrix.project)
         try:
             self.runner.run(self._task_step("prepare", job, script))
         except ScriptFailed as failure:
@@ -308,15 +293,7 @@ class MachineWorker:
 
     def _task_restore(self, job: Job) -> None:
         assert self.current is not None
-        project = self.runner.matrix.project
-        script = scripts.composite(
-            [
-                job.task.restore,
-                job.suite.scripts.restore_each,
-                job.backend.scripts.restore_each,
-                project.scripts.restore_each,
-            ]
-        )
+        script = task_script("restore", job, self.runner.matrix.project)
         try:
             self.runner.run(self._task_step("restore", job, script))
         except ScriptFailed as failure:
@@ -372,3 +349,16 @@ class MachineWorker:
 
     def _project_timeouts(self, job: Job) -> Timeouts:
         return self.runner.matrix.project.timeouts
+
+
+def task_script(verb: str, job: Job, project: Project) -> str:
+    """A task's composite prepare, restore or debug script (spec §4.4).
+
+    prepare: project, backend and suite `prepare-each`, then the task's own;
+    restore and debug: the task's own, then suite, backend and project `*-each`.
+    """
+    levels = (project.scripts, job.backend.scripts, job.suite.scripts)
+    own = {"prepare": job.task.prepare, "restore": job.task.restore, "debug": job.task.debug}
+    each = [getattr(level, f"{verb}_each") for level in levels]
+    parts = [*each, own[verb]] if verb == "prepare" else [own[verb], *reversed(each)]
+    return scripts.composite(parts)
