@@ -165,7 +165,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     """Run jobs in the order Spread's workers take them (one process, no xdist)."""
     state = session.config.stash.get(STATE, None)
-    if state is not None and not hasattr(session.config, "workerinput"):
+    config = session.config
+    if state is not None and not config.option.collectonly and not hasattr(config, "workerinput"):
         plan_run_order(session, state)
     return (yield)
 
