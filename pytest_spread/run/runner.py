@@ -6,7 +6,10 @@ execute = call, restore = teardown), so both front ends give the same outcomes.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..pool import MachinePool, PoolOptions, discard_machine, make_provider
 from ..project.matrix import Job, Matrix
@@ -25,14 +28,41 @@ def run_jobs(
     last = {job.lane: job for job in order}
     backends = sorted({job.backend.name for job in order})
     pool = MachinePool(matrix, backends, options, log, report)
-    try:
-        for job in order:
-            _run_one(pool, job)
-            if last[job.lane] is job:
-                pool.close_lane(job.lane)
-    finally:
-        pool.close()
+    with _Interruptible() as interrupt:
+        try:
+            for index, job in enumerate(order):
+                if interrupt.requested:
+                    report.aborted += len(order) - index  # left in the queue, as in Spread
+                    break
+                _run_one(pool, job)
+                if last[job.lane] is job:
+                    pool.close_lane(job.lane)
+        finally:
+            pool.close()
     return report
+
+
+class _Interruptible:
+    """Spread's SIGINT: the running script goes on, no new job starts, restores still run.
+
+    Later interrupts are ignored (spec §6.7); the machines are always discarded.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _Interruptible:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
 
 
 def _run_one(pool: MachinePool, job: Job) -> None:

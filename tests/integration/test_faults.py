@@ -151,3 +151,44 @@ def test_spread_and_pytest_agree(pytester, machine):
             "    - adhoc:ubuntu-24.04:other/",
         ]
     )
+
+
+def test_sigint_finishes_the_job_restores_and_discards(pytester, machine, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    log = tmp_path / "discard.log"
+    pytester.makefile(
+        ".yaml",
+        spread=spread_yaml(
+            machine,
+            discard_log=str(log),
+            project_extra="restore: echo project-restore >> /root/order\n",
+        ),
+    )
+    write_tasks(
+        pytester,
+        {
+            "tests/a": "summary: t\npriority: 10\nexecute: |\n    touch /root/started\n"
+            "    sleep 2\n    echo a-done >> /root/order\n",
+            "tests/b": "summary: t\nexecute: echo b >> /root/order\n",
+        },
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_spread", "-seed=1", "tests/"],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not machine.path("/root/started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)  # later interrupts are ignored
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 1
+    order = machine.path("/root/order").read_text().split()
+    assert order[0] == "a-done" and order[-1] == "project-restore" and len(order) == 2
+    assert "Aborted tasks: 1" in out
+    assert log.read_text().split() == [machine.address]
