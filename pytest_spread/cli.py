@@ -58,7 +58,6 @@ UNSUPPORTED = (
     ("shell", "-shell"),
     ("shell_before", "-shell-before"),
     ("shell_after", "-shell-after"),
-    ("gc", "-gc"),
 )
 
 
@@ -98,6 +97,9 @@ def run_jobs(options: SpreadOptions) -> int:
             artifacts=Path(options.artifacts).absolute() if options.artifacts else None,
         ),
     )
+    if options.gc:
+        runner.collect_garbage(matrix, pool_options, log)
+        return 0
     if options.discard:
         runner.discard_tracked(matrix, jobs, pool_options, log)
         return 0

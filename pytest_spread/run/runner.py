@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..errors import SpreadError
 from ..pool import MachinePool, PoolOptions, discard_machine, make_provider
 from ..project.matrix import Job, Matrix
 from ..project.order import run_order
@@ -107,3 +108,15 @@ def discard_tracked(
                 reuse.remove(machine)
     finally:
         reuse.close(delete=not options.reuse)
+
+
+def collect_garbage(matrix: Matrix, options: PoolOptions, log: Callable[[str], None]) -> None:
+    """Spread's -gc: every backend releases what earlier runs left behind; nothing runs."""
+    for backend in matrix.project.backends.values():
+        try:
+            provider = make_provider(
+                backend, matrix.project.dir, options.password, log, options.allocate_timeout
+            )
+            provider.collect_garbage()
+        except SpreadError as exc:
+            log(f'Error collecting garbage from "{backend.name}": {exc}')

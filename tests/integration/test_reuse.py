@@ -105,3 +105,20 @@ def test_every_run_records_its_machines_for_crash_recovery(pytester, machine, tm
     assert log.read_text().split() == [machine.address] * 2
     assert not stale.exists()
     assert os.listdir(pytester.path).count(".spread-reuse.yaml") == 0
+
+
+def test_gc_runs_nothing(pytester, machine, tmp_path):
+    project(pytester, machine, tmp_path / "discard.log")
+    text = (
+        (pytester.path / "spread.yaml")
+        .read_text()
+        .replace("suites:\n", "    lxd:\n        systems: [ubuntu-16.04]\nsuites:\n")
+    )
+    (pytester.path / "spread.yaml").write_text(text)
+    result = spread(pytester, "-gc")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ['* Error collecting garbage from "lxd": the lxd backend is not supported yet']
+    )
+    assert "Executing" not in result.stdout.str()
+    assert not machine.path("/root/runs").exists()
