@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from .project.gocompat import parse_go_int
@@ -151,8 +151,3 @@ def _check_exclusive(options: SpreadOptions) -> None:
         raise OptionsError(
             "cannot have more than one of -debug, -shell, -shell-before/after, -abend, and -restore"
         )
-
-
-def option_names() -> list[str]:
-    """The Python field names of SpreadOptions, in declaration order."""
-    return [f.name for f in fields(SpreadOptions)]

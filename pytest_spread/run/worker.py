@@ -147,7 +147,7 @@ class MachineWorker:
                 suite.scripts.restore,
                 suite.scripts.debug,
                 self._suite_dir(last),
-                [suite.timeouts, last.backend.timeouts, self._project_timeouts(last)],
+                [suite.timeouts, last.backend.timeouts, self._project_timeouts],
                 self.report.failed_suite_restore,
                 f"{lane}:{suite.name}",
             )
@@ -159,7 +159,7 @@ class MachineWorker:
                 last.backend.scripts.restore,
                 last.backend.scripts.debug,
                 self._root(),
-                [last.backend.timeouts, self._project_timeouts(last)],
+                [last.backend.timeouts, self._project_timeouts],
                 self.report.failed_backend_restore,
                 f"{lane}:{last.backend.name}",
             )
@@ -190,7 +190,7 @@ class MachineWorker:
             suite.scripts.restore,
             suite.scripts.debug,
             self._suite_dir(last),
-            [suite.timeouts, last.backend.timeouts, self._project_timeouts(last)],
+            [suite.timeouts, last.backend.timeouts, self._project_timeouts],
             self.report.failed_suite_restore,
             f"{last.lane}:{suite.name}",
         )
@@ -308,7 +308,7 @@ class MachineWorker:
             job.task.timeouts,
             job.suite.timeouts,
             job.backend.timeouts,
-            self._project_timeouts(job),
+            self._project_timeouts,
         ]
         return Step(
             verb,
@@ -347,7 +347,8 @@ class MachineWorker:
 
     _suite_dir = _task_dir  # Spread runs suite scripts in the triggering job's task dir
 
-    def _project_timeouts(self, job: Job) -> Timeouts:
+    @property
+    def _project_timeouts(self) -> Timeouts:
         return self.runner.matrix.project.timeouts
 
 
