@@ -22,8 +22,11 @@ from .session import (
     STATE,
     SpreadState,
     close_pool,
+    parse_seed,
     plan_run_order,
 )
+
+CONTROLLER_MATRIX = pytest.StashKey[Matrix]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -114,6 +117,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "picks one and prints it; 0 keeps the collection order",
     )
     group.addoption(
+        "--spread-max-workers",
+        metavar="N",
+        type=int,
+        default=64,
+        help="the most xdist nodes -n auto starts (default: 64)",
+    )
+    group.addoption(
         "--spread-connect-timeout",
         metavar="SECONDS",
         type=float,
@@ -174,9 +184,39 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 def pytest_testnodedown(node: object, error: object) -> None:
     """xdist controller: add a worker's report to the run's report."""
     output = getattr(node, "workeroutput", None) or {}
-    state = getattr(node, "config", None)
-    if "spread_report" in output and state is not None:
-        state.stash[STATE].report.merge(Report.from_dict(output["spread_report"]))
+    config = getattr(node, "config", None)
+    if "spread_report" in output and config is not None and STATE in config.stash:
+        state = config.stash[STATE]
+        state.report.merge(Report.from_dict(output["spread_report"]))
+        state.ran = True
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Place jobs on xdist nodes by lane, as Spread places them on machines."""
+    if STATE not in config.stash:
+        return None
+    from .scheduling import LaneScheduling
+
+    matrix = _controller_matrix(config)
+    return LaneScheduling(matrix, seed=parse_seed(config) or 0, log=log)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one node per machine Spread would use, at most --spread-max-workers."""
+    if not config.getoption("spread"):
+        return None
+    matrix = _controller_matrix(config)
+    filters = compile_filters(config.getoption("spread_filter"))
+    jobs = [job for job in matrix.jobs if matches_any(filters, job)]
+    jobs = drop_manual(jobs, _identity, _selects_explicitly(config))
+    per_lane: dict[str, int] = {}
+    for job in jobs:
+        per_lane[job.lane] = per_lane.get(job.lane, 0) + 1
+    wanted = sum(
+        min(matrix.project.backends[lane.split(":")[0]].systems[lane.split(":")[1]].workers, count)
+        for lane, count in per_lane.items()
+    )
+    return max(1, min(wanted, int(config.getoption("spread_max_workers"))))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -274,6 +314,17 @@ def _project_location(config: pytest.Config) -> Path:
         if first.exists():
             return first if first.is_dir() else first.parent
     return config.invocation_params.dir
+
+
+def _controller_matrix(config: pytest.Config) -> Matrix:
+    """The matrix on the xdist controller, which does not collect (loaded once)."""
+    matrix = config.stash.get(CONTROLLER_MATRIX, None)
+    if matrix is None:
+        try:
+            matrix = config.stash[CONTROLLER_MATRIX] = _load(config)
+        except SpreadError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return matrix
 
 
 def _load(config: pytest.Config) -> Matrix:

@@ -73,10 +73,16 @@ class MachinePool:
         self._reuse: ReuseFile | None = None
 
     def worker_for(self, job: Job) -> MachineWorker:
-        """The worker of the job's lane, allocating its machine first if needed."""
+        """The worker of the job's lane, allocating its machine first if needed.
+
+        A job of another lane means the previous lane is done for this process
+        (one lane at a time, see scheduling.py): its machine goes first.
+        """
         lane = self._lanes.get(job.lane)
         if lane is not None:
             return lane.worker
+        for other in list(self._lanes):
+            self.close_lane(other)
         if job.lane in self._failed_lanes:
             self.report.aborted += 1
             raise JobAborted(self._failed_lanes[job.lane])

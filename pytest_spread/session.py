@@ -110,14 +110,22 @@ def plan_run_order(session: pytest.Session, state: SpreadState) -> None:
         state.last_of_lane[item.job.lane] = item.nodeid
 
 
-def _seed(config: pytest.Config, jobs: int) -> int:
+def parse_seed(config: pytest.Config) -> int | None:
+    """--spread-seed as a number; None for `random`."""
     value = str(config.getoption("spread_seed"))
-    if value != "random":
-        try:
-            return int(value, 0)
-        except ValueError:
-            message = f"--spread-seed takes a number or 'random', not {value!r}"
-            raise pytest.UsageError(message) from None
+    if value == "random":
+        return None
+    try:
+        return int(value, 0)
+    except ValueError:
+        message = f"--spread-seed takes a number or 'random', not {value!r}"
+        raise pytest.UsageError(message) from None
+
+
+def _seed(config: pytest.Config, jobs: int) -> int:
+    seed = parse_seed(config)
+    if seed is not None:
+        return seed
     seed = time.time_ns() // 1_000_000_000
     if jobs > 1:
         log(f"Sequence of jobs produced with -seed={seed}")

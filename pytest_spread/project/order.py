@@ -1,71 +1,104 @@
-"""The order in which one machine takes the jobs of its lane (spec §6.3, §6.4).
+"""The order in which machines take the jobs of their lane (spec §6.3, §6.4).
 
-Higher priority first; the next job of the current suite before another
-suite; the samples of a task in a row, lowest first; ties broken by a
-permutation of the lane's jobs that the seed determines (seed 0: Spread's
-sorted order, which pytest users see at collection).
+Higher priority first; the next job of the machine's current suite before
+another suite (preferring suites no other machine is in); the samples of a
+task in a row, lowest first; ties broken by a permutation of the lane's jobs
+that the seed determines (seed 0: Spread's sorted order).
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .matrix import Job
 
 
+class LaneQueue:
+    """The pending jobs of one lane; `take` applies Spread's selection rules."""
+
+    def __init__(self, jobs: Sequence[Job], seed: int = 0) -> None:
+        queue = list(jobs)
+        if seed:
+            random.Random(seed).shuffle(queue)
+        self._levels: dict[int, deque[Job]] = {}
+        self._by_suite: dict[tuple[int, str], deque[Job]] = {}
+        self._samples: dict[int, list[Job]] = {}  # id(task) -> pending, lowest sample last
+        for job in queue:
+            self._levels.setdefault(job.priority, deque()).append(job)
+            self._by_suite.setdefault((job.priority, job.suite.name), deque()).append(job)
+            if job.task.samples > 1:
+                self._samples.setdefault(id(job.task), []).append(job)
+        for pending in self._samples.values():
+            pending.sort(key=lambda job: job.sample, reverse=True)
+        self._priorities = sorted(self._levels, reverse=True)
+        self._taken: set[int] = set()
+        self.pending = len(queue)
+
+    def remaining(self) -> list[Job]:
+        """The jobs not taken yet."""
+        return [
+            job for level in self._levels.values() for job in level if id(job) not in self._taken
+        ]
+
+    def take(
+        self, previous: Job | None, crowded: Callable[[str], bool] = lambda suite: False
+    ) -> Job | None:
+        """The next job for a machine whose last job was `previous` (None when empty).
+
+        `crowded(suite)` tells whether other machines are in that suite already.
+        """
+        job = self._next_sample(previous) if previous is not None else None
+        if job is None:
+            job = self._choose(previous, crowded)
+            if job is None:
+                return None
+            job = self._next_sample(job) or job
+        self._taken.add(id(job))
+        self.pending -= 1
+        return job
+
+    def _choose(self, previous: Job | None, crowded: Callable[[str], bool]) -> Job | None:
+        while self._priorities:
+            top = self._priorities[0]
+            level = self._levels[top]
+            if self._first(level) is None:
+                self._priorities.pop(0)
+                continue
+            if previous is not None:
+                same = self._first(self._by_suite.get((top, previous.suite.name)))
+                if same is not None:
+                    return same
+            for job in level:
+                if id(job) not in self._taken and not crowded(job.suite.name):
+                    return job
+            return self._first(level)
+        return None
+
+    def _first(self, jobs: deque[Job] | None) -> Job | None:
+        while jobs:
+            if id(jobs[0]) not in self._taken:
+                return jobs[0]
+            jobs.popleft()
+        return None
+
+    def _next_sample(self, job: Job) -> Job | None:
+        pending = self._samples.get(id(job.task))
+        while pending:
+            if id(pending[-1]) not in self._taken:
+                return pending[-1]
+            pending.pop()
+        return None
+
+
 def lane_sequence(jobs: Sequence[Job], seed: int = 0) -> list[Job]:
-    """The jobs of one lane in the order one machine would take them (linear time)."""
-    queue = list(jobs)
-    if seed:
-        random.Random(seed).shuffle(queue)
+    """The jobs of one lane in the order one machine would take them."""
+    queue = LaneQueue(jobs, seed)
     order: list[Job] = []
-    for priority in sorted({job.priority for job in queue}, reverse=True):
-        _take_level([job for job in queue if job.priority == priority], order)
+    while (job := queue.take(order[-1] if order else None)) is not None:
+        order.append(job)
     return order
-
-
-def _take_level(level: list[Job], order: list[Job]) -> None:
-    """Append the jobs of one priority level: suite affinity first, samples in a row."""
-    by_suite: dict[str, deque[Job]] = {}
-    samples: dict[int, list[Job]] = {}  # id(task) -> pending samples, lowest last
-    for job in level:
-        by_suite.setdefault(job.suite.name, deque()).append(job)
-        if job.task.samples > 1:
-            samples.setdefault(id(job.task), []).append(job)
-    for pending in samples.values():
-        pending.sort(key=lambda job: job.sample, reverse=True)
-    taken: set[int] = set()
-    everything = deque(level)
-    for _ in range(len(level)):
-        previous = order[-1] if order else None
-        chosen = _next_sample(samples, taken, previous) if previous is not None else None
-        if chosen is None:
-            same_suite = by_suite.get(previous.suite.name) if previous is not None else None
-            first = _first_pending(same_suite, taken) or _first_pending(everything, taken)
-            assert first is not None
-            chosen = _next_sample(samples, taken, first) or first
-        taken.add(id(chosen))
-        order.append(chosen)
-
-
-def _first_pending(jobs: deque[Job] | None, taken: set[int]) -> Job | None:
-    while jobs:
-        if id(jobs[0]) not in taken:
-            return jobs[0]
-        jobs.popleft()
-    return None
-
-
-def _next_sample(samples: dict[int, list[Job]], taken: set[int], job: Job) -> Job | None:
-    """The lowest pending sample of `job`'s task, when it has samples."""
-    pending = samples.get(id(job.task))
-    while pending:
-        if id(pending[-1]) not in taken:
-            return pending[-1]
-        pending.pop()
-    return None
 
 
 def run_order(jobs: Iterable[Job], seed: int = 0) -> list[Job]:

@@ -1,0 +1,182 @@
+"""An xdist scheduler that places jobs as Spread does: lanes, workers per system, suites.
+
+Each xdist node works on one lane (`backend:system`) at a time, a lane never
+has more nodes than its system's `workers:`, and a node takes the jobs of its
+lane by Spread's rules (priority, its current suite first, samples in a row).
+When its lane has no more jobs the node moves to another lane (its worker
+restores and discards the old machine on seeing the new lane) or shuts down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .project.matrix import Job, Matrix
+from .project.order import LaneQueue
+
+PENDING_PER_NODE = 2  # an xdist worker runs an item once it knows the next one
+
+
+class LaneScheduling:
+    """xdist's scheduler protocol (xdist/scheduler/protocol.py) over Spread's lanes."""
+
+    def __init__(self, matrix: Matrix, seed: int = 0, log: Any = None) -> None:
+        self.matrix = matrix
+        self.seed = seed
+        self.log = log
+        self.node2collection: dict[Any, list[str]] = {}
+        self.node2pending: dict[Any, list[int]] = {}
+        self.node2lane: dict[Any, str] = {}
+        self.node2last: dict[Any, Job] = {}
+        self.collection: list[str] | None = None
+        self.queues: dict[str, LaneQueue] = {}
+        self.index_of: dict[int, int] = {}  # id(job) -> collection index
+        self.workers: dict[str, int] = {}
+        self.shut_down: set[Any] = set()
+
+    # -- protocol properties ----------------------------------------------------
+
+    @property
+    def nodes(self) -> list[Any]:
+        return list(self.node2pending)
+
+    @property
+    def collection_is_completed(self) -> bool:
+        return len(self.node2collection) >= len(self.node2pending) and bool(self.node2pending)
+
+    @property
+    def tests_finished(self) -> bool:
+        if not self.collection_is_completed or self.has_pending:
+            return False
+        return not any(self.node2pending.values())
+
+    @property
+    def has_pending(self) -> bool:
+        return any(queue.pending for queue in self.queues.values())
+
+    # -- nodes ------------------------------------------------------------------
+
+    def add_node(self, node: Any) -> None:
+        self.node2pending[node] = []
+
+    def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
+        self.node2collection[node] = list(collection)
+        if self.collection is None:
+            self.collection = list(collection)
+        elif list(collection) != self.collection:
+            raise RuntimeError(f"node {node.gateway.id} collected different jobs")
+
+    def remove_node(self, node: Any) -> str | None:
+        self.shut_down.discard(node)
+        pending = self.node2pending.pop(node, [])
+        lane = self.node2lane.pop(node, None)
+        self.node2last.pop(node, None)
+        self.node2collection.pop(node, None)
+        if not pending:
+            return None
+        assert self.collection is not None
+        crashed = self.collection[pending[0]]
+        if lane is not None:  # the others go back to their lane for the remaining nodes
+            jobs = [self._job_at(index) for index in pending[1:]]
+            self._requeue(lane, [job for job in jobs if job is not None])
+        return crashed
+
+    # -- scheduling -------------------------------------------------------------
+
+    def schedule(self) -> None:
+        assert self.collection_is_completed
+        if not self.queues:
+            self._build_queues()
+        for node in list(self.node2pending):
+            self._fill(node)
+
+    def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
+        self.node2pending[node].remove(item_index)
+        self._fill(node)
+
+    def mark_test_pending(self, item: str) -> None:
+        raise NotImplementedError("pytest-spread does not reschedule single items")
+
+    def remove_pending_tests_from_node(self, node: Any, indices: Sequence[int]) -> None:
+        raise NotImplementedError("pytest-spread does not steal work between nodes")
+
+    # -- internals --------------------------------------------------------------
+
+    def _build_queues(self) -> None:
+        assert self.collection is not None
+        by_name = {job.name: job for job in self.matrix.jobs}
+        lanes: dict[str, list[Job]] = {}
+        for index, nodeid in enumerate(self.collection):
+            job = by_name.get(nodeid.rpartition("::")[2])
+            if job is None:
+                continue  # not a Spread job: not ours to place
+            self.index_of[id(job)] = index
+            lanes.setdefault(job.lane, []).append(job)
+        for lane, jobs in lanes.items():
+            self.queues[lane] = LaneQueue(jobs, self.seed)
+            self.workers[lane] = min(jobs[0].system.workers, len(jobs))
+
+    def _fill(self, node: Any) -> None:
+        """Keep two jobs pending on the node; shut it down when it can get no more."""
+        if node in self.shut_down:
+            return
+        pending = self.node2pending[node]
+        while len(pending) < PENDING_PER_NODE:
+            job = self._next_job(node)
+            if job is None:
+                # Nothing for it now (lanes done or at their workers): its worker finishes
+                # what it has and stops, discarding its machine.
+                self.shut_down.add(node)
+                node.shutdown()
+                return
+            index = self.index_of[id(job)]
+            pending.append(index)
+            node.send_runtest_some([index])
+
+    def _next_job(self, node: Any) -> Job | None:
+        lane = self.node2lane.get(node)
+        if lane is not None and self.queues[lane].pending:
+            return self._take(node, lane)
+        # Move on while the last job of the old lane may still run: the worker
+        # restores and discards that machine when the new lane's job starts.
+        self.node2lane.pop(node, None)
+        self.node2last.pop(node, None)
+        lane = self._free_lane()
+        if lane is None:
+            return None
+        self.node2lane[node] = lane
+        return self._take(node, lane)
+
+    def _take(self, node: Any, lane: str) -> Job | None:
+        others = [
+            self.node2last[other]
+            for other, other_lane in self.node2lane.items()
+            if other_lane == lane and other is not node and other in self.node2last
+        ]
+        crowded_suites = {job.suite.name for job in others}
+        job = self.queues[lane].take(self.node2last.get(node), crowded_suites.__contains__)
+        if job is not None:
+            self.node2last[node] = job
+        return job
+
+    def _free_lane(self) -> str | None:
+        """The lane with most pending jobs that has room for another node."""
+        busy: dict[str, int] = {}
+        for lane in self.node2lane.values():
+            busy[lane] = busy.get(lane, 0) + 1
+        candidates = [
+            lane
+            for lane, queue in self.queues.items()
+            if queue.pending and busy.get(lane, 0) < self.workers[lane]
+        ]
+        return max(candidates, key=lambda lane: self.queues[lane].pending, default=None)
+
+    def _job_at(self, index: int) -> Job | None:
+        assert self.collection is not None
+        name = self.collection[index].rpartition("::")[2]
+        return next((job for job in self.matrix.jobs if job.name == name), None)
+
+    def _requeue(self, lane: str, jobs: list[Job]) -> None:
+        if jobs:
+            self.queues[lane] = LaneQueue([*jobs, *self.queues[lane].remaining()], self.seed)
