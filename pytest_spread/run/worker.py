@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..project.matrix import Job
-from ..project.model import Project, Suite, Timeouts
+from ..project.model import Project, Suite
 from ..remote import RemoteError
 from . import artifacts, scripts
 from .execute import ScriptFailed, ScriptRunner, Step
@@ -137,45 +137,12 @@ class MachineWorker:
         last = self.last
         if self.abend or last is None:
             return
-        lane = last.lane
         if self.inside_suite is not None:
-            suite = self.inside_suite
-            self._outer(
-                "restore",
-                f"{lane}:{suite.name}",
-                last,
-                suite.scripts.restore,
-                suite.scripts.debug,
-                self._suite_dir(last),
-                [suite.timeouts, last.backend.timeouts, self._project_timeouts],
-                self.report.failed_suite_restore,
-                f"{lane}:{suite.name}",
-            )
+            self._level("suite", "restore", last)
         if self.inside_backend:
-            self._outer(
-                "restore",
-                lane,
-                last,
-                last.backend.scripts.restore,
-                last.backend.scripts.debug,
-                self._root(),
-                [last.backend.timeouts, self._project_timeouts],
-                self.report.failed_backend_restore,
-                f"{lane}:{last.backend.name}",
-            )
+            self._level("backend", "restore", last)
         if self.inside_project:
-            project = self.runner.matrix.project
-            self._outer(
-                "restore",
-                lane,
-                last,
-                project.scripts.restore,
-                project.scripts.debug,
-                self._root(),
-                [project.timeouts],
-                self.report.failed_project_restore,
-                f"{lane}:project",
-            )
+            self._level("project", "restore", last)
 
     # -- levels -------------------------------------------------------------
 
@@ -183,96 +150,64 @@ class MachineWorker:
         suite, last = self.inside_suite, self.last
         if suite is None or suite.name == job.suite.name or last is None:
             return
-        failure = self._outer(
-            "restore",
-            f"{last.lane}:{suite.name}",
-            last,
-            suite.scripts.restore,
-            suite.scripts.debug,
-            self._suite_dir(last),
-            [suite.timeouts, last.backend.timeouts, self._project_timeouts],
-            self.report.failed_suite_restore,
-            f"{last.lane}:{suite.name}",
-        )
+        failure = self._level("suite", "restore", last)
         if failure:
             self.broken = f"suite restore failed on {self.runner.machine}: {failure}"
             self._abort(self.broken)
         self.inside_suite = None
 
     def _enter_outer_levels(self, job: Job) -> None:
-        project = self.runner.matrix.project
-        lane = job.lane
+        prepare = not self.options.restore_only
         if not self.inside_project:
             self.inside_project = True
-            if not self.options.restore_only:
-                failure = self._outer(
-                    "prepare",
-                    lane,
-                    job,
-                    project.scripts.prepare,
-                    project.scripts.debug,
-                    self._root(),
-                    [project.timeouts],
-                    self.report.failed_project_prepare,
-                    f"{lane}:project",
-                )
-                if failure:
-                    self.broken = f"project prepare failed on {self.runner.machine}: {failure}"
-                    self._abort(self.broken)
+            failure = prepare and self._level("project", "prepare", job)
+            if failure:
+                self.broken = f"project prepare failed on {self.runner.machine}: {failure}"
+                self._abort(self.broken)
             self.inside_backend = True
-            if not self.options.restore_only:
-                backend = job.backend
-                failure = self._outer(
-                    "prepare",
-                    lane,
-                    job,
-                    backend.scripts.prepare,
-                    backend.scripts.debug,
-                    self._root(),
-                    [backend.timeouts, project.timeouts],
-                    self.report.failed_backend_prepare,
-                    f"{lane}:{backend.name}",
-                )
-                if failure:
-                    self.broken = f"backend prepare failed on {self.runner.machine}: {failure}"
-                    self._abort(self.broken)
+            failure = prepare and self._level("backend", "prepare", job)
+            if failure:
+                self.broken = f"backend prepare failed on {self.runner.machine}: {failure}"
+                self._abort(self.broken)
         if self.inside_suite is None or self.inside_suite.name != job.suite.name:
-            suite = self.inside_suite = job.suite
-            if not self.options.restore_only:
-                failure = self._outer(
-                    "prepare",
-                    f"{lane}:{suite.name}",
-                    job,
-                    suite.scripts.prepare,
-                    suite.scripts.debug,
-                    self._suite_dir(job),
-                    [suite.timeouts, job.backend.timeouts, project.timeouts],
-                    self.report.failed_suite_prepare,
-                    f"{lane}:{suite.name}",
-                )
-                if failure:
-                    reason = f"suite prepare failed on {self.runner.machine}: {failure}"
-                    self.bad_suites[suite.name] = reason
-                    self._abort(reason)
+            self.inside_suite = job.suite
+            failure = prepare and self._level("suite", "prepare", job)
+            if failure:
+                reason = f"suite prepare failed on {self.runner.machine}: {failure}"
+                self.bad_suites[job.suite.name] = reason
+                self._abort(reason)
 
-    def _outer(
-        self,
-        verb: str,
-        context: str,
-        job: Job,
-        script: str,
-        debug: str,
-        directory: str,
-        levels: list[Timeouts],
-        failures: list[str],
-        entry: str,
-    ) -> str:
-        """Run a project/backend/suite script; "" on success, else the error (recorded)."""
-        step = Step(verb, context, job, script, directory, limits(levels), debug=debug)
+    def _level(self, level: str, verb: str, job: Job) -> str:
+        """Run the project, backend or suite prepare/restore for `job`.
+
+        Returns "" on success, else the error, recorded in the report. Suite
+        scripts run in the job's task directory, as Spread runs them.
+        """
+        project, backend, suite = self.runner.matrix.project, job.backend, job.suite
+        lane = job.lane
+        if level == "project":
+            scripts, context, entry = project.scripts, lane, f"{lane}:project"
+            directory, levels = self._root(), [project.timeouts]
+        elif level == "backend":
+            scripts, context, entry = backend.scripts, lane, f"{lane}:{backend.name}"
+            directory, levels = self._root(), [backend.timeouts, project.timeouts]
+        else:
+            scripts, context = suite.scripts, f"{lane}:{suite.name}"
+            entry, directory = context, self._task_dir(job)
+            levels = [suite.timeouts, backend.timeouts, project.timeouts]
+        step = Step(
+            verb,
+            context,
+            job,
+            getattr(scripts, verb),
+            directory,
+            limits(levels),
+            debug=scripts.debug,
+        )
         try:
             self.runner.run(step)
         except ScriptFailed as failure:
-            failures.append(entry)
+            getattr(self.report, f"failed_{level}_{verb}").append(entry)
             self._failed()
             return str(failure)
         return ""
@@ -308,7 +243,7 @@ class MachineWorker:
             job.task.timeouts,
             job.suite.timeouts,
             job.backend.timeouts,
-            self._project_timeouts,
+            self.runner.matrix.project.timeouts,
         ]
         return Step(
             verb,
@@ -344,12 +279,6 @@ class MachineWorker:
 
     def _task_dir(self, job: Job) -> str:
         return f"{self._root()}/{job.task.name}"
-
-    _suite_dir = _task_dir  # Spread runs suite scripts in the triggering job's task dir
-
-    @property
-    def _project_timeouts(self) -> Timeouts:
-        return self.runner.matrix.project.timeouts
 
 
 def task_script(verb: str, job: Job, project: Project) -> str:
