@@ -27,6 +27,7 @@ from .run.outcomes import JobAborted
 from .run.report import Report
 from .run.worker import MachineWorker, RunOptions
 
+MAX_REPLACEMENTS = 2  # new machines a lane may get after breaking one
 PROVIDERS = {"adhoc": "pytest_spread.backends.adhoc:AdhocProvider"}
 Log = Callable[[str], None]
 
@@ -69,6 +70,7 @@ class MachinePool:
         self._providers: dict[str, Provider] = {}
         self._lanes: dict[str, _Lane] = {}
         self._failed_lanes: dict[str, str] = {}
+        self._replacements: dict[str, int] = {}
         self._content: Content | None = None
         self._reuse: ReuseFile | None = None
 
@@ -80,7 +82,9 @@ class MachinePool:
         """
         lane = self._lanes.get(job.lane)
         if lane is not None:
-            return lane.worker
+            if not lane.worker.broken or lane.worker.abend:
+                return lane.worker
+            self._replace(job.lane, lane)
         for other in list(self._lanes):
             self.close_lane(other)
         if job.lane in self._failed_lanes:
@@ -94,6 +98,22 @@ class MachinePool:
             raise JobAborted(str(exc)) from None
         self._lanes[job.lane] = lane
         return lane.worker
+
+    def _replace(self, name: str, lane: _Lane) -> None:
+        """A broken machine: restore and discard it; the lane gets a new one, a few times.
+
+        Spread leaves the lane's remaining jobs to its other workers or aborts
+        them (docs/deviations.md).
+        """
+        reason = lane.worker.broken
+        self.close_lane(name)
+        self._replacements[name] = self._replacements.get(name, 0) + 1
+        if self._replacements[name] > MAX_REPLACEMENTS:
+            self._failed_lanes[name] = (
+                f"{reason} (no more machines for {name} after {MAX_REPLACEMENTS} replacements)"
+            )
+        else:
+            self.log(f"Replacing {lane.machine}: {reason}")
 
     def close_lane(self, name: str) -> None:
         """The lane has no more jobs: restore its levels and discard its machine."""

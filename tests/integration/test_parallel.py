@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,60 @@ def test_workers_per_system_and_every_machine_discarded(pytester, tmp_path, node
     assert systems.count("sandbox-one") <= 2
     assert systems.count("sandbox-two") == 1
     assert sorted(discarded.read_text().split()) == sorted(systems)
+
+
+def sandbox_project(pytester, tmp_path, extra: str = "") -> tuple[Path, Path]:
+    allocated, discarded = tmp_path / "allocated.log", tmp_path / "discarded.log"
+    python = sys.executable
+    pytester.makefile(
+        ".yaml",
+        spread=textwrap.dedent(f"""\
+        project: p
+        path: /srv/replace
+        {extra}
+        backends:
+            local:
+                type: adhoc
+                allocate: |
+                    echo "$SPREAD_SYSTEM" >> {allocated}
+                    ADDRESS "$({python} -m pytest_spread.sandbox start "$SPREAD_PASSWORD")"
+                discard: |
+                    echo "$SPREAD_SYSTEM" >> {discarded}
+                    {python} -m pytest_spread.sandbox stop "$SPREAD_SYSTEM_ADDRESS"
+                systems: [sandbox-one]
+        suites:
+            tests/: {{summary: s}}
+        """),
+    )
+    return allocated, discarded
+
+
+def test_a_broken_machine_is_replaced(pytester, tmp_path):
+    allocated, discarded = sandbox_project(pytester, tmp_path)
+    write_tasks(
+        pytester,
+        {
+            "tests/a": "summary: t\npriority: 10\nexecute: true\nrestore: exit 1\n",
+            "tests/b": "summary: t\nexecute: true\n",
+            "tests/c": "summary: t\nexecute: true\n",
+        },
+    )
+    result = pytester.runpytest(
+        "--spread", "-p", "no:cacheprovider", "-o", "log_cli=true", "-o", "log_cli_level=INFO"
+    )
+    result.assert_outcomes(passed=3, errors=1)  # a passed, then its restore failed
+    result.stdout.fnmatch_lines(
+        ["*Replacing local:sandbox-one: task restore failed*", "*Successful tasks: 3*"]
+    )
+    assert allocated.read_text().split() == ["sandbox-one"] * 2
+    assert discarded.read_text().split() == ["sandbox-one"] * 2
+
+
+def test_a_lane_gives_up_after_a_few_replacements(pytester, tmp_path):
+    allocated, discarded = sandbox_project(pytester, tmp_path, extra="prepare: exit 1")
+    write_tasks(pytester, {f"tests/t{n}": "summary: t\nexecute: true\n" for n in range(5)})
+    result = pytester.runpytest("--spread", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=5)
+    result.stdout.fnmatch_lines(["*no more machines for local:sandbox-one after 2 replacements*"])
+    assert allocated.read_text().split() == ["sandbox-one"] * 3
+    assert discarded.read_text().split() == ["sandbox-one"] * 3
