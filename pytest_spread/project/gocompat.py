@@ -71,12 +71,13 @@ def _translate_class(pattern: str, i: int) -> tuple[int, str]:
         high = low
         if i < n and pattern[i] == "-":
             high, i = _class_char(pattern, i + 1)
-            if high < low:
-                raise GlobSyntaxError()
-        ranges.append(re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}")
+        if low <= high:  # Go accepts a reversed range such as z-a: it matches nothing
+            ranges.append(re.escape(low) if low == high else f"{re.escape(low)}-{re.escape(high)}")
     body = "".join(ranges)
-    # A negated class never matches '/'; a positive one may only if it lists it.
-    return i, f"[^/{body}]" if negated else f"[{body}]"
+    if not body:
+        return i, "[^\\s\\S]" if not negated else "[\\s\\S]"
+    # Classes are not limited to one path element: Go's [^x] matches '/' too.
+    return i, f"[^{body}]" if negated else f"[{body}]"
 
 
 def _class_char(pattern: str, i: int) -> tuple[str, int]:
@@ -192,13 +193,13 @@ def parse_size(text: str) -> int:
         return 0
     if text == "preserve-size":
         return -1
+    # Spread reads the number before it looks at the suffix.
+    if not re.fullmatch(r"[+-]?[0-9]+", text[:-1]):
+        raise ValueError(f"invalid size string: {go_quote(text)}")
     unit = _SIZE_UNITS.get(text[-1:])
     if unit is None:
         raise ValueError(f"unknown size suffix in {go_quote(text)}, must be one of: B, K, M, G")
-    number = text[:-1]
-    if not re.fullmatch(r"[+-]?[0-9]+", number):
-        raise ValueError(f"invalid size string: {go_quote(text)}")
-    return int(number) * unit
+    return int(text[:-1]) * unit
 
 
 _ESCAPES = {

@@ -189,6 +189,7 @@ def test_parse_size(text, size):
     [
         ("1024", 'unknown size suffix in "1024", must be one of: B, K, M, G'),
         ("10T", 'unknown size suffix in "10T", must be one of: B, K, M, G'),
+        ("1.5T", 'invalid size string: "1.5T"'),
         ("1.5G", 'invalid size string: "1.5G"'),
         ("G", 'invalid size string: "G"'),
     ],
@@ -298,3 +299,16 @@ def test_yaml_false(text):
 def test_yaml_bool_errors(text):
     with pytest.raises(ValueError):
         gocompat.parse_yaml_bool(text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "match"),
+    [
+        ("[z-a]", "m", False),
+        ("a[z-a]b", "a-b", False),
+        ("a[^x]b", "a/b", True),
+        ("a[/]b", "a/b", True),
+    ],
+)
+def test_glob_classes_like_go(pattern, name, match):
+    assert gocompat.glob_match(pattern, name) is match
