@@ -69,12 +69,21 @@ class HostCommands:
         if not any("$(HOST:" in value for value in env.values):
             return env
         values = tuple(
-            self.expand(value, context, file=env.file, line=line, field=f"environment.{key}")
+            self.expand(value, context, file=env.file, line=line, field=f"{env.where}.{key}")
             for key, value, line in zip(env.keys, env.values, env.lines, strict=False)
         )
         return Environment(env.keys, values, env.lines, env.file)
 
-    def evaluate(self, value: str, context: str, environments: Iterable[Environment]) -> str:
+    def evaluate(
+        self,
+        value: str,
+        context: str,
+        environments: Iterable[Environment],
+        *,
+        file: Path | None = None,
+        line: int = 0,
+        field: str = "",
+    ) -> str:
         """Full local evaluation: `$(HOST:...)`, then `$NAME`/`${NAME}` from `environments`.
 
         The environments are evaluated in order, each key after the ones before
@@ -82,12 +91,15 @@ class HostCommands:
         """
         known: dict[str, str] = {}
         for env in environments:
-            for key, raw in env.items():
-                known[key] = self._substitute(raw, context, known)
-        return self._substitute(value, context, known)
+            for key, raw, key_line in zip(env.keys, env.values, env.lines, strict=True):
+                where = (env.file, key_line, f"{env.where}.{key}")
+                known[key] = self._substitute(raw, context, known, where)
+        return self._substitute(value, context, known, (file, line, field))
 
-    def _substitute(self, value: str, context: str, known: dict[str, str]) -> str:
-        value = self.expand(value, context)
+    def _substitute(
+        self, value: str, context: str, known: dict[str, str], where: tuple[Path | None, int, str]
+    ) -> str:
+        value = self.expand(value, context, file=where[0], line=where[1], field=where[2])
         if "$" not in value:
             return value
         return VAR_RE.sub(lambda m: known.get(m.group(1) or m.group(2), ""), value)

@@ -74,7 +74,6 @@ def load_project(location: Path | str | None = None, *, strict: bool = False) ->
         raise ProjectError("the project file is empty", file=file, line=1)
     top = Fields(node, file)
     project = _read_project(top, file, warnings)
-    warnings.extend(unknown_warnings(top, "project", "project"))
     if strict and warnings:
         first = warnings[0]
         raise ProjectError(first.message, file=first.file, line=first.line, field=first.field)
@@ -108,6 +107,7 @@ def _read_project(top: Fields, file: Path, warnings: list[ProjectWarning]) -> Pr
             line=top.key_line("backends"),
         )
     suites = read_suites(top.fields("suites"), file.parent, warnings)
+    warnings.extend(unknown_warnings(top, "project", "project"))
     return Project(
         name=name,
         file=file,
@@ -123,7 +123,36 @@ def _read_project(top: Fields, file: Path, warnings: list[ProjectWarning]) -> Pr
         rename=content[2],
         timeouts=timeouts,
         warnings=tuple(warnings),
+        lines=_field_lines(top),
     )
+
+
+def _field_lines(top: Fields) -> dict[str, int]:
+    """Lines of the fields that are evaluated with the jobs, for their error messages."""
+    lines = {"path": top.key_line("path")}
+    for key in ("include", "exclude", "rename"):
+        for index, item in enumerate(_items(top.raw(key))):
+            lines[f"{key}[{index}]"] = line_of(item)
+    for name, backend in _pairs(top.raw("backends")):
+        for key, value in _pairs(backend):
+            if key == "key":
+                lines[f"backends.{name}.key"] = line_of(value)
+            for entry in _items(value) if key == "systems" else []:
+                for system, body in _pairs(entry):
+                    for field, node in _pairs(body):
+                        if field in ("username", "password"):
+                            lines[f"backends.{name}.systems.{system}.{field}"] = line_of(node)
+    return lines
+
+
+def _pairs(node: yaml.Node | None) -> list[tuple[str, yaml.Node]]:
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    return [(str(key.value), value) for key, value in node.value]
+
+
+def _items(node: yaml.Node | None) -> list[yaml.Node]:
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
 def _read_backends(section: Fields, warnings: list[ProjectWarning]) -> dict[str, Backend]:

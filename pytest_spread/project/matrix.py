@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import ProjectError
 from .cascade import cascade
@@ -121,12 +122,19 @@ def remote_path(project: Project, host: HostCommands) -> str:
     """The project's `path` with `$(HOST:...)` evaluated and cleaned (spec §2.9)."""
     host.expand_environment(project.environment, "project")
     path = clean_path(
-        host.expand(project.path, "remote project path", file=project.file, field="path")
+        host.expand(
+            project.path,
+            "remote project path",
+            file=project.file,
+            line=project.lines.get("path", 0),
+            field="path",
+        )
     )
     if not path.startswith("/") or path == "/":
         raise ProjectError(
             f"remote project path must be absolute and not /: {path}",
             file=project.file,
+            line=project.lines.get("path", 0),
             field="path",
         )
     return path
@@ -271,29 +279,46 @@ def _host_values(project: Project) -> list[str]:
 def _evaluate_values(project: Project, matrix: Matrix) -> None:
     """Keys, credentials and content lists, evaluated during job generation (spec §2.9)."""
     host = matrix.host
-    project_env = [project.environment]
     for backend in project.backends.values():
         host.expand_environment(backend.environment, f"backend {go_quote(backend.name)}")
+        key_field = f"backends.{backend.name}.key"
         matrix.backend_keys[backend.name] = host.expand(
             backend.key,
             f"{backend.name} backend key",
             file=project.file,
-            field=f"backends.{backend.name}.key",
+            line=project.lines.get(key_field, 0),
+            field=key_field,
         ).strip()
         envs = [project.environment, backend.environment]
         for system in backend.systems.values():
+            lane, where = system.label, f"backends.{backend.name}.systems.{system.name}"
             username = system.username
             if username:
-                username = host.evaluate(username, f"{system.backend}:{system.name} username", envs)
+                username = host.evaluate(
+                    username, f"{lane} username", envs, **_at(project, f"{where}.username")
+                )
             password = system.password
             if _single_reference(password):
-                password = host.evaluate(password, f"{system.backend}:{system.name} password", envs)
+                password = host.evaluate(
+                    password, f"{lane} password", envs, **_at(project, f"{where}.password")
+                )
             matrix.credentials[f"{backend.name}:{system.name}"] = (username, password)
-    matrix.rename = tuple(
-        host.evaluate(v, "rename expression", project_env) for v in project.rename
+    matrix.rename = _content_list(host, project, "rename", "rename expression")
+    matrix.include = _content_list(host, project, "include", "include list")
+    matrix.exclude = _content_list(host, project, "exclude", "exclude list")
+
+
+def _content_list(host: HostCommands, project: Project, key: str, context: str) -> tuple[str, ...]:
+    values: tuple[str, ...] = getattr(project, key)
+    return tuple(
+        host.evaluate(value, context, [project.environment], **_at(project, f"{key}[{index}]"))
+        for index, value in enumerate(values)
     )
-    matrix.include = tuple(host.evaluate(v, "include list", project_env) for v in project.include)
-    matrix.exclude = tuple(host.evaluate(v, "exclude list", project_env) for v in project.exclude)
+
+
+def _at(project: Project, field: str) -> dict[str, Any]:
+    """Where a field evaluated with the jobs stands, for `HostCommands` errors."""
+    return {"file": project.file, "line": project.lines.get(field, 0), "field": field}
 
 
 def _single_reference(value: str) -> bool:

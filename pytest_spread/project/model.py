@@ -24,6 +24,7 @@ class Environment:
     values: tuple[str, ...] = ()
     lines: tuple[int, ...] = ()
     file: Path | None = None
+    where: str = "environment"  # the field path of the mapping, for messages
     variants: tuple[str, ...] = field(init=False, compare=False)
     """The sorted variant names the keys' suffixes mention."""
 
@@ -207,6 +208,8 @@ class Project:
     rename: tuple[str, ...] = ()
     timeouts: Timeouts = Timeouts()
     warnings: tuple[ProjectWarning, ...] = field(default=(), compare=False)
+    lines: dict[str, int] = field(default_factory=dict, compare=False)
+    """Lines of the fields evaluated with the jobs (path, keys, credentials, content)."""
 
     def tasks(self) -> list[Task]:
         """Every task of every suite, in suite order then directory order."""

@@ -119,7 +119,7 @@ def _read_task(name: str, suite: str, directory: Path, fields: Fields) -> Task:
             raise fields.error(
                 f"{name} has improper artifact path: {artifact}",
                 key=f"artifacts[{index}]",
-                node=fields.raw("artifacts"),
+                line=fields.item_line("artifacts", index),
             )
     scripts = read_scripts(fields, each=False)
     return Task(
@@ -154,5 +154,5 @@ def _check_system_refs(systems: tuple[str, ...], fields: Fields, context: str) -
             raise fields.error(
                 f"{context} refers to invalid system name: {gocompat.go_quote(name)}",
                 key=f"systems[{index}]",
-                node=fields.raw("systems"),
+                line=fields.item_line("systems", index),
             )

@@ -39,12 +39,26 @@ def parse_file(path: Path) -> Node | None:
     except OSError as exc:
         raise ProjectError(f"cannot read file: {exc.strerror or exc}", file=path) from exc
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        problem = exc.problem or exc.context or "invalid YAML"
+        line, problem = _describe_yaml_error(path, exc)
         raise ProjectError(f"invalid YAML: {problem}", file=path, line=line) from exc
     except yaml.YAMLError as exc:
         raise ProjectError(f"invalid YAML: {exc}", file=path) from exc
+
+
+def _describe_yaml_error(path: Path, exc: yaml.MarkedYAMLError) -> tuple[int, str]:
+    """(line, problem) of a YAML error, pointing inside the file and naming tabs."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return 0, problem
+    lines = path.read_text(errors="replace").splitlines()
+    if mark.line >= len(lines) and exc.context_mark is not None:
+        # At the end of the stream: the unfinished construct started at the context mark.
+        return exc.context_mark.line + 1, f"{problem} {exc.context}"
+    text = lines[mark.line] if mark.line < len(lines) else ""
+    if "cannot start any token" in problem and text[mark.column : mark.column + 1] == "\t":
+        problem = "found a tab character that violates indentation"
+    return mark.line + 1, problem
 
 
 def is_null(node: Node | None) -> bool:
@@ -112,6 +126,13 @@ class Fields:
         self._read.add(key)
         pair = self._items.get(key)
         return pair[1] if pair is not None else None
+
+    def item_line(self, key: str, index: int) -> int:
+        """The line of item `index` of the list under `key` (the key's line otherwise)."""
+        node = self.raw(key)
+        if isinstance(node, yaml.SequenceNode) and index < len(node.value):
+            return line_of(node.value[index])
+        return self.key_line(key)
 
     def key_line(self, key: str) -> int:
         pair = self._items.get(key)
@@ -305,7 +326,9 @@ def read_environment(fields: Fields, context: str) -> Environment:
         keys.append(key)
         values.append(value)
         lines.append(line_of(key_node))
-    return Environment(tuple(keys), tuple(values), tuple(lines), fields.file)
+    return Environment(
+        tuple(keys), tuple(values), tuple(lines), fields.file, fields.path("environment")
+    )
 
 
 def read_scripts(fields: Fields, *, each: bool) -> Scripts:
@@ -355,6 +378,6 @@ def read_cascade_list(fields: Fields, key: str, context: str) -> tuple[str, ...]
             raise fields.error(
                 f"{context} has invalid {key} pattern {gocompat.go_quote(pattern)}: {exc}",
                 key=f"{key}[{index}]",
-                node=fields.raw(key),
+                line=fields.item_line(key, index),
             ) from exc
     return entries
