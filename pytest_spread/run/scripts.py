@@ -1,96 +1,235 @@
-"""The bash programs Spread sends: wrappers, helper functions, markers (spec §4.1-4.2, §4.10).
+"""The bash programs Spread sends and how their output is read (spec §3.6-3.7, §4, §5).
 
-Pure text in and out; running them is the caller's business.
+Pure text in and out; running the programs is the caller's business. The helper
+functions (REBOOT, ERROR, MATCH, ...) are byte for byte those of Spread's
+`spread/client.go`, since scripts depend on their exact output and exit codes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
-FIXED_EXPORTS = (
-    "export DEBIAN_FRONTEND=noninteractive\n"
-    "export DEBIAN_PRIORITY=critical\n"
-    "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin\n"
+Env = Sequence[tuple[str, str]]
+
+# Go's bytes.TrimSpace set (unicode.IsSpace); Python's str.strip() also eats \x1c-\x1f.
+GO_SPACE: Final = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 
-_SILENT = "{ set +xu; } 2> /dev/null;"
-REMOTE_HELPERS = (
-    f'REBOOT() {{ {_SILENT} [ -z "$1" ] && echo \'<REBOOT>\' || echo "<REBOOT $1>"; exit 213; }}\n'
-    f'ERROR() {{ {_SILENT} [ -z "$1" ] && echo \'<ERROR>\' || echo "<ERROR $@>"; exit 213; }}\n'
-    f'MATCH() ( {_SILENT} [ ${{#@}} -gt 0 ] || {{ echo "error: missing regexp argument"; '
-    'return 1; }; local stdin="$(cat)"; grep -q -E "$@" <<< "$stdin" || { res=$?; '
-    'echo "grep error: pattern not found, got:\n$stdin">&2; if [ $res != 1 ]; then '
-    'echo "unexpected grep exit status: $res"; fi; return 1; }; )\n'
-    f'NOMATCH() ( {_SILENT} [ ${{#@}} -gt 0 ] || {{ echo "error: missing regexp argument"; '
-    'return 1; }; local stdin="$(cat)"; if echo "$stdin" | grep -q -E "$@"; then '
+FIXED_EXPORTS: Final = (
+    ("DEBIAN_FRONTEND", "noninteractive"),
+    ("DEBIAN_PRIORITY", "critical"),
+    ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"),
+)
+REBOOT_KEY: Final = "SPREAD_REBOOT"
+SHELL_PS1: Final = r"\$SPREAD_BACKEND:\$SPREAD_SYSTEM \${PWD/#\$SPREAD_PATH/...}# "
+SHELL_RC: Final = "/root/.bashrc"
+# In shell mode these go to the bashrc, where the interactive shell reads them.
+_RC_KEYS: Final = frozenset({"PS1", "SPREAD_PATH", "SPREAD_BACKEND", "SPREAD_SYSTEM"})
+_SUDO_VARIABLES: Final = ("SUDO_COMMAND", "SUDO_USER", "SUDO_UID", "SUDO_GID")
+
+LOCAL_COMMAND: Final = ["/bin/bash", "-eu", "-"]
+TTY_NOISE: Final = "mesg: ttyname failed: Inappropriate ioctl for device"
+MARKER_STATUS: Final = 213
+MARKER_RE: Final = re.compile(r"<([A-Z_]+)(?: (.*))?>")
+
+
+def go_trim(text: str) -> str:
+    """`text` without leading and trailing whitespace, as Go's TrimSpace sees it."""
+    return text.strip(GO_SPACE)
+
+
+# -- helper functions -------------------------------------------------------------------------
+
+_QUIET = "{ set +xu; } 2> /dev/null;"  # no trace of the helper, no -u inside it
+_NEED_ARGS = '[ ${#@} -gt 0 ] || { echo "error: missing regexp argument"; return 1; };'
+
+
+def _announcer(name: str, argument: str, exits: bool) -> str:
+    """`NAME [arg]`: print `<NAME>` (no or empty first argument) or `<NAME arg>`."""
+    show = f'[ -z "$1" ] && echo \'<{name}>\' || echo "<{name} {argument}>";'
+    end = f" exit {MARKER_STATUS};" if exits else ""
+    return f"{name}() {{ {_QUIET} {show}{end} }}\n"
+
+
+# Remote MATCH/NOMATCH run in a subshell and quote their input; the newlines inside
+# the echoed messages are real newlines in the program text.
+_MATCH = (
+    f'MATCH() ( {_QUIET} {_NEED_ARGS} local stdin="$(cat)"; grep -q -E "$@" <<< "$stdin" || '
+    '{ res=$?; echo "grep error: pattern not found, got:\n$stdin">&2; '
+    'if [ $res != 1 ]; then echo "unexpected grep exit status: $res"; fi; return 1; }; )\n'
+)
+_NOMATCH = (
+    f'NOMATCH() ( {_QUIET} {_NEED_ARGS} local stdin="$(cat)"; '
+    'if echo "$stdin" | grep -q -E "$@"; then '
     "echo \"NOMATCH pattern='$@' found in:\n$stdin\">&2; return 1; fi; )\n"
 )
-LOCAL_HELPERS = (
-    f'ADDRESS() {{ {_SILENT} [ -z "$1" ] && echo \'<ADDRESS>\' || echo "<ADDRESS $1>"; }}\n'
-    f'FATAL() {{ {_SILENT} [ -z "$1" ] && echo \'<FATAL>\' || echo "<FATAL $@>"; exit 213; }}\n'
-    f'ERROR() {{ {_SILENT} [ -z "$1" ] && echo \'<ERROR>\' || echo "<ERROR $@>"; exit 213; }}\n'
-    f'MATCH() {{ {_SILENT} local stdin=$(cat); echo $stdin | grep -q -E "$@" || '
-    '{ echo "error: pattern not found on stdin:\\\\n$stdin">&2; return 1; }; }\n'
-    f'NOMATCH() {{ {_SILENT} local stdin=$(cat); if echo $stdin | grep -q -E "$@"; then '
+# The local variants are older: a `{ }` body (so -x and -u stay off after them), unquoted
+# `echo $stdin` (whitespace collapses) and a literal backslash-n in MATCH's message.
+_LOCAL_MATCH = (
+    f'MATCH() {{ {_QUIET} local stdin=$(cat); echo $stdin | grep -q -E "$@" || '
+    '{ echo "error: pattern not found on stdin:\\n$stdin">&2; return 1; }; }\n'
+)
+_LOCAL_NOMATCH = (
+    f'NOMATCH() {{ {_QUIET} local stdin=$(cat); if echo $stdin | grep -q -E "$@"; then '
     "echo \"NOMATCH pattern='$@' found in:\n$stdin\">&2; return 1; fi }\n"
 )
-LOCAL_COMMAND = ["/bin/bash", "-eu", "-"]
-TTY_NOISE = "mesg: ttyname failed: Inappropriate ioctl for device"
-MARKER_RE = re.compile(r"^<([A-Z_]+)(?: (.*))?>$")
-_ADDRESS_RE = re.compile(r"^<ADDRESS (.*)>$")
+
+REMOTE_MARKERS: Final = _announcer("REBOOT", "$1", True) + _announcer("ERROR", "$@", True)
+REMOTE_CHECKS: Final = _MATCH + _NOMATCH
+LOCAL_HELPERS: Final = (
+    _announcer("ADDRESS", "$1", False)
+    + _announcer("FATAL", "$@", True)
+    + _announcer("ERROR", "$@", True)
+    + _LOCAL_MATCH
+    + _LOCAL_NOMATCH
+)
 
 
-@dataclass(frozen=True)
-class Marker:
-    """A helper's report, `<NAME argument>` as the last output line of a 213 exit."""
-
-    name: str
-    argument: str
+# -- environment ------------------------------------------------------------------------------
 
 
 def export_line(key: str, value: str) -> str:
-    """`export K="V"`, unquoted when V is empty or brings its own quotes (spec §3.6)."""
+    """`export K="V"` with no escaping; `export K=V` when V is empty or starts with a quote."""
     if not value or value[0] in "\"'":
-        return f"export {key}={value}\n"
-    return f'export {key}="{value}"\n'
+        return f"export {key}={value}"
+    return f'export {key}="{value}"'
 
 
-def _exports(env: Iterable[tuple[str, str]]) -> str:
-    return "".join(export_line(key, value) for key, value in env)
+def _fixed_exports() -> str:
+    return "".join(f"export {key}={value}\n" for key, value in FIXED_EXPORTS)
+
+
+def with_variable(env: Env, key: str, value: str) -> list[tuple[str, str]]:
+    """`env` after Spread's `set`: `key` moves to the end with its new value (spec §3.1)."""
+    return [(k, v) for k, v in env if k != key] + [(key, value)]
+
+
+# -- wrappers ---------------------------------------------------------------------------------
+
+
+def _prologue(directory: str | None, sudo_user: bool) -> str:
+    lines = [f'cd "{directory}"\n'] if directory else []
+    if sudo_user:  # `sudo -i` leaves these behind; scripts must not see them
+        lines += [f"unset {name}\n" for name in _SUDO_VARIABLES]
+    return "".join(lines)
 
 
 def _body(script: str) -> str:
-    """The user script in a subshell whose stdin cannot eat the rest of the program."""
-    return f"\n(\n{script.strip()}\n\n) < /dev/null\n"
+    """The script in a subshell whose stdin cannot eat the rest of the program."""
+    return f"\n(\n{go_trim(script)}\n\n) < /dev/null\n"
+
+
+def _trace(trace: bool) -> str:
+    return "set -x\n" if trace else ""  # after the exports, so secrets are not traced
 
 
 def remote_script(
     script: str,
     *,
-    env: Sequence[tuple[str, str]],
+    env: Env,
     directory: str | None,
     trace: bool,
     sudo_user: bool,
     reboot_key: str,
 ) -> str:
-    """The program fed to the remote bash for one script (spec §4.1)."""
-    parts = ["set -eu\n"]
-    if directory:
-        parts.append(f'cd "{directory}"\n')
-    if sudo_user:
-        parts.append("unset SUDO_COMMAND\nunset SUDO_USER\nunset SUDO_UID\nunset SUDO_GID\n")
-    parts += [
-        REMOTE_HELPERS,
-        FIXED_EXPORTS,
-        _exports(env),
-        export_line("SPREAD_REBOOT", reboot_key),
-    ]
-    if trace:
-        parts.append("set -x\n")  # after the exports: secrets are not traced
-    parts.append(_body(script))
-    return "".join(parts)
+    """The program fed on stdin to the remote bash for one script (spec §4.1).
+
+    `SPREAD_REBOOT=<reboot_key>` is exported last. An empty script makes a
+    program bash rejects: Spread skips empty scripts before getting here.
+    """
+    env = with_variable(env, REBOOT_KEY, reboot_key)
+    return "".join(
+        [
+            "set -eu\n",
+            _prologue(directory, sudo_user),
+            REMOTE_MARKERS,
+            REMOTE_CHECKS,
+            _fixed_exports(),
+            "".join(export_line(key, value) + "\n" for key, value in env),
+            _trace(trace),
+            _body(script),
+        ]
+    )
+
+
+def _to_rc(text: str) -> str:
+    return f"cat >> {SHELL_RC} <<'END'\n{text}END\n"
+
+
+def remote_shell_script(
+    *, env: Env, directory: str | None, sudo_user: bool, reboot_key: str = "0"
+) -> str:
+    """The program of an interactive `-shell`/`-debug` session (spec §4.1 shell mode, §4.9).
+
+    It empties the remote root's bashrc (as Spread does), writes MATCH, NOMATCH, PS1 and
+    the SPREAD_PATH/BACKEND/SYSTEM exports into it, exports the rest and runs `/bin/bash`.
+    """
+    env = with_variable(with_variable(env, "PS1", SHELL_PS1), REBOOT_KEY, reboot_key)
+    exports = []
+    for key, value in env:
+        line = export_line(key, value) + "\n"
+        exports.append(_to_rc(line) if key in _RC_KEYS else line)
+    return "".join(
+        [
+            "set -eu\n",
+            f"true > {SHELL_RC}\n",
+            _prologue(directory, sudo_user),
+            _to_rc(_MATCH),
+            _to_rc(_NOMATCH),
+            _fixed_exports(),
+            *exports,
+            "\n/bin/bash\n",
+        ]
+    )
+
+
+def _sudo(sudo_user: bool) -> str:
+    return "sudo -i " if sudo_user else ""
+
+
+def remote_command(trace: bool, sudo_user: bool) -> str:
+    """The remote command line running the program given on its stdin (spec §4.1).
+
+    `trace` (also Spread's "combined" mode) merges stderr into stdout on the remote side.
+    """
+    command = f"{_sudo(sudo_user)}/bin/bash -"
+    return f"{command} 2>&1" if trace else command
+
+
+def remote_shell_command(program: str, sudo_user: bool) -> str:
+    """The remote command of a shell session (run on a PTY, spec §4.9).
+
+    The program goes to a temporary file first: the session's stdin is the user's terminal.
+    """
+    return (
+        "{\nf=$(mktemp)\ntrap 'rm '$f EXIT\n"
+        f"cat > $f <<'SCRIPT_END'\n{program}\nSCRIPT_END\n"
+        f"{_sudo(sudo_user)}/bin/bash $f\n}}"
+    )
+
+
+def local_script(script: str, *, env: Env, trace: bool) -> str:
+    """The program fed to the local `/bin/bash -eu -` (spec §4.10): repack, adhoc."""
+    return "".join(
+        [
+            "set -eu\n",
+            LOCAL_HELPERS,
+            _fixed_exports(),
+            "".join(export_line(key, value) + "\n" for key, value in env),
+            _trace(trace),
+            _body(script),
+        ]
+    )
+
+
+def composite(parts: Sequence[str]) -> str:
+    """Several scripts as one, each in its own subshell: the first failure stops the rest."""
+    return "\n\n".join(f"(\n{part}\n)" for part in map(go_trim, parts) if part)
 
 
 _EXPORT_RE = re.compile(r"^(export [A-Za-z_][A-Za-z0-9_]*=).+$", re.MULTILINE)
@@ -101,55 +240,55 @@ def redact_exports(program: str) -> str:
     return _EXPORT_RE.sub(r"\1<hidden>", program)
 
 
-def remote_command(trace: bool, sudo_user: bool) -> str:
-    """The command that runs a program given on stdin; trace mode merges stderr."""
-    sudo = "sudo -i " if sudo_user else ""
-    return f"{sudo}/bin/bash - 2>&1" if trace else f"{sudo}/bin/bash -"
+# -- reading the output -----------------------------------------------------------------------
 
 
-def local_script(script: str, *, env: Sequence[tuple[str, str]], trace: bool) -> str:
-    """The program fed to the local `/bin/bash -eu -` (spec §4.10)."""
-    parts = ["set -eu\n", LOCAL_HELPERS, FIXED_EXPORTS, _exports(env)]
-    if trace:
-        parts.append("set -x\n")
-    parts.append(_body(script))
-    return "".join(parts)
+@dataclass(frozen=True)
+class Marker:
+    """A helper's report, `<NAME argument>` (argument "" for a bare `<NAME>`)."""
+
+    name: str
+    argument: str
 
 
-def composite(parts: Iterable[str]) -> str:
-    """Several scripts run as one, each in its own subshell; the first failure stops it."""
-    return "\n\n".join(f"(\n{part.strip()}\n)" for part in parts if part.strip())
-
-
-def find_marker(output: str, status: int) -> Marker | None:
-    """The helper marker ending the output of a script that exited with 213."""
-    if status != 213:
-        return None
-    lines = output.strip().split("\n")
-    match = MARKER_RE.match(lines[-1])
+def _marker(line: str) -> Marker | None:
+    match = MARKER_RE.fullmatch(line)
     return Marker(match.group(1), match.group(2) or "") if match else None
 
 
-def find_address(output: str) -> str | None:
-    """The last `ADDRESS` a local script printed (adhoc allocate)."""
-    found = None
-    for line in output.splitlines():
-        match = _ADDRESS_RE.match(line.strip())
-        if match:
-            found = match.group(1)
+def find_marker(output: str, exit_status: int) -> Marker | None:
+    """The marker that ends the trimmed output of a script that exited with 213 (§4.2)."""
+    if exit_status != MARKER_STATUS:
+        return None
+    return _marker(go_trim(output).split("\n")[-1])
+
+
+def find_markers(output: str) -> dict[str, str]:
+    """Every marker line of a local script's output (each line trimmed); last one wins.
+
+    This is how Spread reads an adhoc allocate/discard (§12.5), whatever the exit status.
+    """
+    found: dict[str, str] = {}
+    for line in go_trim(output).split("\n"):
+        marker = _marker(go_trim(line))
+        if marker is not None:
+            found[marker.name] = marker.argument
     return found
 
 
+def find_address(output: str) -> str | None:
+    """The last `<ADDRESS ...>` value printed ("" for a bare `<ADDRESS>`), None if none."""
+    return find_markers(output).get("ADDRESS")
+
+
 def clean_output(output: str) -> str:
-    """Output without the tty noise some shells print first, trimmed (spec §4.8)."""
-    if output.startswith(TTY_NOISE):
-        output = output[len(TTY_NOISE) :]
-    return output.strip()
+    """Output without the tty complaint some logins print first, trimmed (spec §4.8)."""
+    return go_trim(output.removeprefix(TTY_NOISE))
 
 
 def output_error(output: str, fallback: str) -> str:
-    """Spread's OUTPUTERR: framed multi-line output, the single line, or `fallback`."""
-    output = output.strip()
+    """Spread's OUTPUTERR: multi-line output framed by `-----`, one line as is, or `fallback`."""
+    output = go_trim(output)
     if not output:
         return fallback
     if "\n" in output:
@@ -157,41 +296,61 @@ def output_error(output: str, fallback: str) -> str:
     return output
 
 
+# -- late warnings ----------------------------------------------------------------------------
+
+CONTINUED: Final = "(...)"
+
+
+class _Since:
+    """One stream's output since the previous warning, from the start of the line that was
+    partially shown then; `(...)` marks a continuation."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+
+    def take(self, output: str) -> str:
+        # Spread looks for the last newline before the old offset, but not at index 0 or 1.
+        newline = output.rfind("\n", 2, self.offset)
+        self.offset = len(output)
+        return go_trim(CONTINUED + output[newline:] if newline > 0 else output)
+
+
 class LateOutput:
     """The text of successive "running late" warnings for one script (spec §5).
 
-    Each call gets the whole output so far and describes what is new since the
-    previous call, restarting at the line that was partially shown before.
+    Each tick gets the whole output so far (and, for split output, the whole
+    error output) and describes what is new since the previous tick.
     """
 
-    UNCHANGED = "(...)"
+    def __init__(self) -> None:
+        self._out = _Since()
+        self._err = _Since()
 
-    def __init__(self, tail: bool = True) -> None:
-        self._offset = 0
-        self._tail = tail
-
-    def since_last(self, output: str) -> str:
-        data = output
-        start = output.rfind("\n", 2, self._offset) if self._offset > 2 else -1
-        if start > 1:
-            data = self.UNCHANGED + output[start:]
-        self._offset = len(output)
-        return data.strip()
-
-    def message(self, output: str) -> str:
-        """`Output unchanged.`, `Output still empty.` or the new output, framed."""
-        text = self.since_last(output)
-        if text == self.UNCHANGED:
+    def message(self, output: str, errors: str = "") -> str:
+        """`Output still empty.`, `Output unchanged.` or `Current output:` and the text."""
+        text = self._merge(self._out.take(output), self._err.take(errors))
+        if text == CONTINUED:
             return "Output unchanged."
         if not text:
             return "Output still empty."
-        return f"Current output:\n-----\n{tail(text) if self._tail else text}\n-----"
+        return f"Current output:\n-----\n{tail(text)}\n-----"
+
+    def warning(self, label: str, output: str, errors: str = "") -> str:
+        """The whole log line: `WARNING: <label> running late. <message>`."""
+        return f"WARNING: {label} running late. {self.message(output, errors)}"
+
+    @staticmethod
+    def _merge(output: str, errors: str) -> str:
+        if not output or errors.startswith(output):
+            return errors
+        return f"{output}\n\n{errors}" if errors else output
 
 
-def tail(output: str, display: int = 10) -> str:
-    """The last `display` lines with a count of those above, when 13 or more newlines."""
-    newlines = output.count("\n")
+def tail(text: str, display: int = 10) -> str:
+    """The last `display` lines after `(... N lines above ...)` once `text` has
+    `display + 3` newlines or more; N is the newline count minus `display`."""
+    newlines = text.count("\n")
     if newlines < display + 3:
-        return output
-    lines = output.split("\n")
-    return f"(... {newlines - display} lines above ...)\n" + "\n".join(lines[-display:])
+        return text
+    last = "\n".join(text.split("\n")[-display:])
+    return f"(... {newlines - display} lines above ...)\n{last}"

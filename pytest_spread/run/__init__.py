@@ -1,0 +1,1 @@
+"""Running jobs: scripts, machines' lifecycle, content and reports."""
