@@ -11,54 +11,14 @@ import pytest
 from .test_lifecycle import write_tasks
 
 
-@pytest.mark.parametrize("nodes", ["4", "auto"])
-def test_workers_per_system_and_every_machine_discarded(pytester, tmp_path, nodes):
-    allocated, discarded = tmp_path / "allocated.log", tmp_path / "discarded.log"
-    python = sys.executable
-    pytester.makefile(
-        ".yaml",
-        spread=textwrap.dedent(f"""\
-        project: p
-        path: /srv/parallel
-        backends:
-            local:
-                type: adhoc
-                allocate: |
-                    echo "$SPREAD_SYSTEM" >> {allocated}
-                    ADDRESS "$({python} -m pytest_spread.sandbox start "$SPREAD_PASSWORD")"
-                discard: |
-                    echo "$SPREAD_SYSTEM" >> {discarded}
-                    {python} -m pytest_spread.sandbox stop "$SPREAD_SYSTEM_ADDRESS"
-                systems:
-                    - sandbox-one:
-                        workers: 2
-                    - sandbox-two
-        suites:
-            one/:
-                summary: s
-                prepare: echo prepared >> /root/suite-one
-            two/:
-                summary: s
-        """),
-    )
-    write_tasks(
-        pytester,
-        {
-            f"{suite}/t{n}": "summary: t\nexecute: test -d $SPREAD_PATH\n"
-            for suite in ("one", "two")
-            for n in range(4)
-        },
-    )
-    result = pytester.runpytest("--spread", "-n", nodes, "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=16)
-    result.stdout.fnmatch_lines(["*spread report*", "Successful tasks: 16", "Aborted tasks: 0"])
-    systems = allocated.read_text().split()
-    assert systems.count("sandbox-one") <= 2
-    assert systems.count("sandbox-two") == 1
-    assert sorted(discarded.read_text().split()) == sorted(systems)
-
-
-def sandbox_project(pytester, tmp_path, extra: str = "") -> tuple[Path, Path]:
+def sandbox_project(
+    pytester,
+    tmp_path,
+    extra: str = "",
+    systems: str = "[sandbox-one]",
+    suites: str = "{tests/: {summary: s}}",
+) -> tuple[Path, Path]:
+    """A project whose adhoc backend starts sandbox machines, logging each allocation."""
     allocated, discarded = tmp_path / "allocated.log", tmp_path / "discarded.log"
     python = sys.executable
     pytester.makefile(
@@ -76,12 +36,37 @@ def sandbox_project(pytester, tmp_path, extra: str = "") -> tuple[Path, Path]:
                 discard: |
                     echo "$SPREAD_SYSTEM" >> {discarded}
                     {python} -m pytest_spread.sandbox stop "$SPREAD_SYSTEM_ADDRESS"
-                systems: [sandbox-one]
-        suites:
-            tests/: {{summary: s}}
+                systems: {systems}
+        suites: {suites}
         """),
     )
     return allocated, discarded
+
+
+@pytest.mark.parametrize("nodes", ["4", "auto"])
+def test_workers_per_system_and_every_machine_discarded(pytester, tmp_path, nodes):
+    allocated, discarded = sandbox_project(
+        pytester,
+        tmp_path,
+        systems="[{sandbox-one: {workers: 2}}, sandbox-two]",
+        suites="{one/: {summary: s, prepare: echo prepared >> /root/suite-one}, "
+        "two/: {summary: s}}",
+    )
+    write_tasks(
+        pytester,
+        {
+            f"{suite}/t{n}": "summary: t\nexecute: test -d $SPREAD_PATH\n"
+            for suite in ("one", "two")
+            for n in range(4)
+        },
+    )
+    result = pytester.runpytest("--spread", "-n", nodes, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=16)
+    result.stdout.fnmatch_lines(["*spread report*", "Successful tasks: 16", "Aborted tasks: 0"])
+    systems = allocated.read_text().split()
+    assert systems.count("sandbox-one") <= 2
+    assert systems.count("sandbox-two") == 1
+    assert sorted(discarded.read_text().split()) == sorted(systems)
 
 
 def test_a_broken_machine_is_replaced(pytester, tmp_path):
