@@ -103,7 +103,16 @@ def run_jobs(options: SpreadOptions) -> int:
     if options.discard:
         runner.discard_tracked(matrix, jobs, pool_options, log)
         return 0
-    report = runner.run_jobs(matrix, jobs, pool_options, seed, log)
+    from . import durations
+    from .project.order import Hints
+
+    cache = durations.cache_file(project.dir)
+    timings: dict[str, float] = {}
+    hints = Hints(durations=durations.load(cache))
+    try:
+        report = runner.run_jobs(matrix, jobs, pool_options, seed, log, hints, timings)
+    finally:
+        durations.save(cache, timings)
     for message in report.messages():
         log(message)
     if not report.ok:

@@ -5,28 +5,34 @@ from __future__ import annotations
 import gc
 import warnings
 from collections.abc import Generator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .collect import ProjectErrorFile, SpreadItem, TaskFile
+from .controller import announce, discard_orphans, node_input
 from .errors import ProjectError, SpreadError
-from .log import print_log_to_stdout
+from .interrupts import FIRST_MESSAGE, Interrupts
+from .log import log, print_log_to_stdout
 from .project.filters import compile_filters, drop_manual, matches_any
 from .project.loader import load_project
 from .project.matrix import Job, Matrix, build_matrix
 from .project.model import summarize_warnings
 from .run.report import Report
 from .session import (
+    CONTROLLER_MATRIX,
     PRELOADED,
     STATE,
+    RunRecorder,
     SpreadState,
     close_pool,
+    hints_for,
     parse_seed,
     plan_run_order,
+    save_timings,
 )
-
-CONTROLLER_MATRIX = pytest.StashKey[Matrix]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -154,7 +160,9 @@ def pytest_configure(config: pytest.Config) -> None:
         reusing = config.getoption("spread_reuse") or config.getoption("spread_reuse_pid")
         if reusing and config.getoption("numprocesses", None):
             raise pytest.UsageError("--spread-reuse and --spread-reuse-pid need -n0 for now")
-        config.stash[STATE] = SpreadState()
+        state = config.stash[STATE] = SpreadState()
+        if not hasattr(config, "workerinput"):
+            config.pluginmanager.register(RunRecorder(config, state), "spread-recorder")
         if config.getoption("spread_log"):
             print_log_to_stdout()
 
@@ -169,26 +177,91 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: send the report to the controller
         workeroutput["spread_report"] = state.report.to_dict()
+    elif state.timings:
+        save_timings(session.config, state.timings)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
-    """Run jobs in the order Spread's workers take them (one process, no xdist)."""
+    """Run jobs in the order Spread's workers take them; Ctrl-C finishes running jobs."""
     state = session.config.stash.get(STATE, None)
     config = session.config
-    if state is not None and not config.option.collectonly and not hasattr(config, "workerinput"):
-        plan_run_order(session, state)
-    return (yield)
+    if state is None or config.option.collectonly:
+        return (yield)
+    dsession = config.pluginmanager.get_plugin("dsession")
+    if dsession is not None:
+        announce(config, log)
+    elif not hasattr(config, "workerinput"):
+        plan_run_order(session, state, hints_for(config))
+    state.interrupts = Interrupts(
+        on_first=partial(_finish_running_jobs, session, dsession),
+        on_second=partial(_stop_at_once, state),
+    )
+    state.interrupts.__enter__()  # left in place until the machines are discarded
+    state.looping = True
+    try:
+        return (yield)
+    finally:
+        state.looping = False
+
+
+def _finish_running_jobs(session: pytest.Session, dsession: Any) -> None:
+    """First Ctrl-C: no new job starts; running ones finish, then restore and discard."""
+    reason = "interrupted (Ctrl-C)"
+    session.shouldstop = reason
+    if dsession is not None:
+        dsession.shouldstop = reason
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not hasattr(session.config, "workerinput"):
+        reporter.write_line("")
+        reporter.write_line(FIRST_MESSAGE, yellow=True, bold=True)
+
+
+def _stop_at_once(state: SpreadState) -> None:
+    """Second Ctrl-C: stop the running scripts; the machines are discarded unrestored."""
+    if state.looping:
+        raise KeyboardInterrupt
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None:
+        state.interrupts.__exit__(None, None, None)
+
+
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: the nodes share the run's reuse file and password."""
+    if STATE in node.config.stash:
+        node.workerinput.update(node_input(node.config))
 
 
 def pytest_testnodedown(node: object, error: object) -> None:
-    """xdist controller: add a worker's report to the run's report."""
+    """xdist controller: add a worker's report to the run's report; clean up after crashes."""
     output = getattr(node, "workeroutput", None) or {}
     config = getattr(node, "config", None)
-    if "spread_report" in output and config is not None and STATE in config.stash:
-        state = config.stash[STATE]
+    if config is None or STATE not in config.stash:
+        return
+    state = config.stash[STATE]
+    if "spread_report" in output:
         state.report.merge(Report.from_dict(output["spread_report"]))
         state.ran = True
+    if error is not None and CONTROLLER_MATRIX in config.stash:
+        discard_orphans(config, config.stash[CONTROLLER_MATRIX], log, final=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Each phase's duration as a user property (JUnit XML shows them, also under xdist)."""
+    report = yield
+    if isinstance(item, SpreadItem):
+        timing = (f"{call.when}_seconds", f"{report.duration:.3f}")
+        item.user_properties.append(timing)
+        if call.when == "teardown":
+            report.user_properties.append(timing)
+    return report
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
@@ -198,7 +271,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     from .scheduling import LaneScheduling
 
     matrix = _controller_matrix(config)
-    return LaneScheduling(matrix, seed=parse_seed(config) or 0, log=log)
+    return LaneScheduling(matrix, seed=parse_seed(config) or 0, log=log, hints=hints_for(config))
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:

@@ -1,8 +1,10 @@
-"""The machines of one process: one per lane (backend:system), allocated on first need.
+"""Machines for the workers of a run, and each worker's lanes.
 
-Each machine gets the project content once and a MachineWorker that keeps
-Spread's lifecycle state; `close()` restores and discards everything this
-process allocated, whatever happened before.
+A MachineSource is shared by a run's workers (threads of the spread command,
+or the one worker of a pytest process): it allocates, sends the project
+content (packed once) and records every machine in the reuse file. A
+MachinePool is one worker's: one machine per lane, with a MachineWorker that
+keeps Spread's lifecycle state; `close()` restores and discards them all.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +43,8 @@ class PoolOptions:
     reuse: bool = False  # keep machines and track them in .spread-reuse.yaml
     reuse_pid: int = 0  # use the machines a crashed run recorded
     resend: bool = False  # send the project again to reused machines
+    run_pid: int = 0  # the run's main process (xdist controller), names the reuse file
+    shared_reuse: bool = False  # several processes (xdist nodes) share the reuse file
     run: RunOptions = field(default_factory=RunOptions)
 
 
@@ -50,114 +55,46 @@ class _Lane:
     worker: MachineWorker
 
 
-class MachinePool:
-    """Allocates, prepares and finally discards this process's machines."""
+class MachineSource:
+    """What the workers of a run share: providers, packed content, the reuse file.
 
-    def __init__(
-        self,
-        matrix: Matrix,
-        backends: list[str],
-        options: PoolOptions,
-        log: Log,
-        report: Report | None = None,
-    ) -> None:
+    Thread-safe: the spread command's workers are threads of one process.
+    """
+
+    def __init__(self, matrix: Matrix, backends: list[str], options: PoolOptions, log: Log):
         self.matrix = matrix
         self.backends = backends  # the backends with selected jobs (SPREAD_BACKENDS)
         self.options = options
         self.password = options.password or secrets.token_hex(8)
         self.log = log
-        self.report = report if report is not None else Report()
+        self._lock = threading.RLock()
         self._providers: dict[str, Provider] = {}
-        self._lanes: dict[str, _Lane] = {}
-        self._failed_lanes: dict[str, str] = {}
-        self._replacements: dict[str, int] = {}
         self._content: Content | None = None
         self._reuse: ReuseFile | None = None
-
-    def worker_for(self, job: Job) -> MachineWorker:
-        """The worker of the job's lane, allocating its machine first if needed.
-
-        A job of another lane means the previous lane is done for this process
-        (one lane at a time, see scheduling.py): its machine goes first.
-        """
-        lane = self._lanes.get(job.lane)
-        if lane is not None:
-            if not lane.worker.broken or lane.worker.abend:
-                return lane.worker
-            self._replace(job.lane, lane)
-        for other in list(self._lanes):
-            self.close_lane(other)
-        if job.lane in self._failed_lanes:
-            self.report.aborted += 1
-            raise JobAborted(self._failed_lanes[job.lane])
-        try:
-            lane = self._start_lane(job)
-        except SpreadError as exc:
-            self._failed_lanes[job.lane] = str(exc)
-            self.report.aborted += 1
-            raise JobAborted(str(exc)) from None
-        self._lanes[job.lane] = lane
-        return lane.worker
-
-    def _replace(self, name: str, lane: _Lane) -> None:
-        """A broken machine: restore and discard it; the lane gets a new one, a few times.
-
-        Spread leaves the lane's remaining jobs to its other workers or aborts
-        them (docs/deviations.md).
-        """
-        reason = lane.worker.broken
-        self.close_lane(name)
-        self._replacements[name] = self._replacements.get(name, 0) + 1
-        if self._replacements[name] > MAX_REPLACEMENTS:
-            self._failed_lanes[name] = (
-                f"{reason} (no more machines for {name} after {MAX_REPLACEMENTS} replacements)"
-            )
-        else:
-            self.log(f"Replacing {lane.machine}: {reason}")
-
-    def close_lane(self, name: str) -> None:
-        """The lane has no more jobs: restore its levels and discard its machine."""
-        lane = self._lanes.pop(name, None)
-        if lane is None:
-            return
-        try:
-            lane.worker.finish()
-        except SpreadError as exc:
-            self.log(f"Error restoring {lane.machine}: {exc}")
-        finally:
-            lane.connection.close()
-            self._discard(lane.machine)
-
-    def close(self) -> None:
-        """Restore and discard every machine (unless reused); never raises."""
-        for name in list(self._lanes):
-            self.close_lane(name)
-        if self._content is not None:
-            self._content.close()
-        if self._reuse is not None:
-            self._reuse.close(delete=not self.options.reuse)
+        self._abandoned = False
 
     @property
     def reuse_file(self) -> ReuseFile:
         """The run's reuse file, opened (and locked) on first need."""
-        if self._reuse is None:
-            options = self.options
-            path = reuse_path(
-                self.matrix.project.dir,
-                reuse=options.reuse,
-                reuse_pid=options.reuse_pid,
-                discard=False,
-            )
-            self._reuse = ReuseFile.open(path, self.log)
-            if not options.reuse and not options.reuse_pid:
-                self.log(
-                    f"If killed, discard servers with: spread -reuse-pid={os.getpid()} -discard"
+        with self._lock:
+            if self._reuse is None:
+                options = self.options
+                path = reuse_path(
+                    self.matrix.project.dir,
+                    reuse=options.reuse,
+                    reuse_pid=options.reuse_pid,
+                    discard=False,
+                    run_pid=options.run_pid,
                 )
-        return self._reuse
+                self._reuse = ReuseFile.open(path, self.log, shared=options.shared_reuse)
+                if not (options.reuse or options.reuse_pid or options.shared_reuse):
+                    self.log(
+                        f"If killed, discard servers with: spread -reuse-pid={os.getpid()} -discard"
+                    )
+            return self._reuse
 
-    # -- allocation ------------------------------------------------------------
-
-    def _start_lane(self, job: Job) -> _Lane:
+    def start(self, job: Job, report: Report) -> _Lane:
+        """A machine for the job's lane, with the project on it and a fresh worker."""
         reuse = self.reuse_file
         content = self._packed()
         found = self._reuse_tracked(job, content)
@@ -177,8 +114,56 @@ class MachinePool:
             )
 
         runner = ScriptRunner(machine, connection, self.matrix, self.log, reconnect)
-        worker = MachineWorker(runner, self.report, self.options.run)
+        worker = MachineWorker(runner, report, self.options.run)
         return _Lane(machine, connection, worker)
+
+    def discard(self, machine: Machine) -> None:
+        """Discard the machine, or keep it recorded for reuse (-reuse)."""
+        with self._lock:
+            if self._abandoned and (self._reuse is None or not self._reuse.holds(machine)):
+                return  # discarded already by abandon()
+        if self.options.reuse:
+            self.log(f"Keeping {machine} at {machine.address}")
+            self.reuse_file.release(machine)
+            return
+        discard_machine(self.provider(machine.backend), machine, self.log)
+        self.reuse_file.remove(machine)
+
+    def abandon(self) -> None:
+        """Discard every machine the run holds at once, whatever its worker is doing."""
+        with self._lock:
+            self._abandoned = True
+            held = self._reuse.held() if self._reuse is not None else []
+        for machine in held:
+            self.discard(machine)
+
+    def close(self) -> None:
+        """Release the content and the reuse file (deleted unless reusing)."""
+        with self._lock:
+            self._abandoned = True  # late discards of abandoned workers are no-ops
+            if self._content is not None:
+                self._content.close()
+                self._content = None
+            if self._reuse is not None:
+                self._reuse.close(delete=not self.options.reuse)
+                self._reuse = None
+
+    def provider(self, backend_name: str) -> Provider:
+        with self._lock:
+            provider = self._providers.get(backend_name)
+            if provider is None:
+                backend = self.matrix.project.backends[backend_name]
+                provider = make_provider(
+                    backend,
+                    self.matrix.project.dir,
+                    self.password,
+                    self.log,
+                    self.options.allocate_timeout,
+                )
+                self._providers[backend_name] = provider
+            return provider
+
+    # -- allocation ------------------------------------------------------------
 
     def _prepared(self, machine: Machine, content: Content) -> Connection:
         """Connect to a new machine and send it the project (discarding it on failure)."""
@@ -191,7 +176,7 @@ class MachinePool:
                 connection.close()
                 raise SpreadError(f"cannot send project content to {machine}: {exc}") from exc
         except SpreadError:
-            self._discard(machine)
+            self.discard(machine)
             raise
         return connection
 
@@ -211,7 +196,7 @@ class MachinePool:
                     self.log(f"Cannot reuse {machine.system} at {machine.address}: {exc}")
                 else:
                     self.log(f"Discarding {machine}: {exc}")
-                    self._discard(machine)
+                    self.discard(machine)
                 continue
             return machine, connection
         return None
@@ -230,15 +215,16 @@ class MachinePool:
         send(connection, path, content, sudo)
 
     def _packed(self) -> Content:
-        if self._content is None:
-            self._content = pack(self.matrix, self.backends, self.log)
-            size = describe_size(self._content.size)
-            self.log(f"Project content is packed for delivery ({size}).")
-        return self._content
+        with self._lock:
+            if self._content is None:
+                self._content = pack(self.matrix, self.backends, self.log)
+                size = describe_size(self._content.size)
+                self.log(f"Project content is packed for delivery ({size}).")
+            return self._content
 
     def _allocate(self, job: Job) -> Machine:
         try:
-            provider = self._provider(job.backend.name)
+            provider = self.provider(job.backend.name)
         except AllocationError as exc:
             raise SpreadError(f"cannot allocate {job.lane}: {exc}") from None
         username, password = self.matrix.credentials.get(job.lane, ("", ""))
@@ -277,26 +263,81 @@ class MachinePool:
             self.log(f"Connected to {machine} at {machine.address}.")
             return connection
 
-    def _discard(self, machine: Machine) -> None:
-        if self.options.reuse:
-            self.log(f"Keeping {machine} at {machine.address}")
-            return
-        discard_machine(self._provider(machine.backend), machine, self.log)
-        self.reuse_file.remove(machine)
 
-    def _provider(self, backend_name: str) -> Provider:
-        provider = self._providers.get(backend_name)
-        if provider is None:
-            backend = self.matrix.project.backends[backend_name]
-            provider = make_provider(
-                backend,
-                self.matrix.project.dir,
-                self.password,
-                self.log,
-                self.options.allocate_timeout,
+class MachinePool:
+    """One worker's machines: one lane (backend:system) at a time, allocated on first need.
+
+    `close()` restores and discards everything this worker allocated, whatever
+    happened before.
+    """
+
+    def __init__(self, source: MachineSource, report: Report | None = None) -> None:
+        self.source = source
+        self.log = source.log
+        self.report = report if report is not None else Report()
+        self._lanes: dict[str, _Lane] = {}
+        self._failed_lanes: dict[str, str] = {}
+        self._replacements: dict[str, int] = {}
+
+    def worker_for(self, job: Job) -> MachineWorker:
+        """The worker of the job's lane, allocating its machine first if needed.
+
+        A job of another lane means the previous lane is done for this worker
+        (one lane at a time, see scheduling.py): its machine goes first.
+        """
+        lane = self._lanes.get(job.lane)
+        if lane is not None:
+            if not lane.worker.broken or lane.worker.abend:
+                return lane.worker
+            self._replace(job.lane, lane)
+        for other in list(self._lanes):
+            self.close_lane(other)
+        if job.lane in self._failed_lanes:
+            self.report.aborted += 1
+            raise JobAborted(self._failed_lanes[job.lane])
+        try:
+            lane = self.source.start(job, self.report)
+        except SpreadError as exc:
+            self._failed_lanes[job.lane] = str(exc)
+            self.report.aborted += 1
+            raise JobAborted(str(exc)) from None
+        self._lanes[job.lane] = lane
+        return lane.worker
+
+    def _replace(self, name: str, lane: _Lane) -> None:
+        """A broken machine: restore and discard it; the lane gets a new one, a few times.
+
+        Spread leaves the lane's remaining jobs to its other workers or aborts
+        them (docs/deviations.md).
+        """
+        reason = lane.worker.broken
+        self.close_lane(name)
+        self._replacements[name] = self._replacements.get(name, 0) + 1
+        if self._replacements[name] > MAX_REPLACEMENTS:
+            self._failed_lanes[name] = (
+                f"{reason} (no more machines for {name} after {MAX_REPLACEMENTS} replacements)"
             )
-            self._providers[backend_name] = provider
-        return provider
+        else:
+            self.log(f"Replacing {lane.machine}: {reason}")
+
+    def close_lane(self, name: str, *, restore: bool = True) -> None:
+        """The lane has no more jobs: restore its levels and discard its machine."""
+        lane = self._lanes.pop(name, None)
+        if lane is None:
+            return
+        try:
+            if restore:
+                lane.worker.finish()
+        except SpreadError as exc:
+            self.log(f"Error restoring {lane.machine}: {exc}")
+        finally:
+            lane.connection.close()
+            self.source.discard(lane.machine)
+
+    def close(self, *, restore: bool = True) -> None:
+        """Restore (unless told not to) and discard every machine; never raises."""
+        for name in list(self._lanes):
+            self.close_lane(name, restore=restore)
 
 
 def make_provider(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .project.matrix import Job, Matrix
-from .project.order import LaneQueue
+from .project.order import NO_HINTS, Hints, LaneBoard
 
 PENDING_PER_NODE = 2  # an xdist worker runs an item once it knows the next one
 
@@ -21,16 +21,21 @@ PENDING_PER_NODE = 2  # an xdist worker runs an item once it knows the next one
 class LaneScheduling:
     """xdist's scheduler protocol (xdist/scheduler/protocol.py) over Spread's lanes."""
 
-    def __init__(self, matrix: Matrix, seed: int = 0, log: Any = None) -> None:
+    def __init__(
+        self,
+        matrix: Matrix,
+        seed: int = 0,
+        log: Any = None,
+        hints: Hints = NO_HINTS,
+    ) -> None:
         self.matrix = matrix
         self.seed = seed
         self.log = log
+        self.hints = hints
         self.node2collection: dict[Any, list[str]] = {}
         self.node2pending: dict[Any, list[int]] = {}
-        self.node2lane: dict[Any, str] = {}
-        self.node2last: dict[Any, Job] = {}
         self.collection: list[str] | None = None
-        self.queues: dict[str, LaneQueue] = {}
+        self.board: LaneBoard | None = None
         self.index_of: dict[int, int] = {}  # id(job) -> collection index
         self.workers: dict[str, int] = {}
         self.shut_down: set[Any] = set()
@@ -53,7 +58,7 @@ class LaneScheduling:
 
     @property
     def has_pending(self) -> bool:
-        return any(queue.pending for queue in self.queues.values())
+        return self.board is not None and self.board.pending > 0
 
     # -- nodes ------------------------------------------------------------------
 
@@ -70,24 +75,26 @@ class LaneScheduling:
     def remove_node(self, node: Any) -> str | None:
         self.shut_down.discard(node)
         pending = self.node2pending.pop(node, [])
-        lane = self.node2lane.pop(node, None)
-        self.node2last.pop(node, None)
         self.node2collection.pop(node, None)
+        lane = self.board.lane_of.get(node) if self.board is not None else None
+        if self.board is not None:
+            self.board.leave(node)
         if not pending:
             return None
         assert self.collection is not None
         crashed = self.collection[pending[0]]
-        if lane is not None:  # the others go back to their lane for the remaining nodes
+        if lane is not None and self.board is not None:
+            # The others go back to their lane for the remaining nodes.
             jobs = [self._job_at(index) for index in pending[1:]]
-            self._requeue(lane, [job for job in jobs if job is not None])
+            self.board.requeue(lane, [job for job in jobs if job is not None])
         return crashed
 
     # -- scheduling -------------------------------------------------------------
 
     def schedule(self) -> None:
         assert self.collection_is_completed
-        if not self.queues:
-            self._build_queues()
+        if self.board is None:
+            self._build_board()
         for node in list(self.node2pending):
             self._fill(node)
 
@@ -103,19 +110,20 @@ class LaneScheduling:
 
     # -- internals --------------------------------------------------------------
 
-    def _build_queues(self) -> None:
+    def _build_board(self) -> None:
         assert self.collection is not None
         by_name = {job.name: job for job in self.matrix.jobs}
-        lanes: dict[str, list[Job]] = {}
+        jobs: list[Job] = []
         for index, nodeid in enumerate(self.collection):
             job = by_name.get(nodeid.rpartition("::")[2])
             if job is None:
                 continue  # not a Spread job: not ours to place
             self.index_of[id(job)] = index
-            lanes.setdefault(job.lane, []).append(job)
-        for lane, jobs in lanes.items():
-            self.queues[lane] = LaneQueue(jobs, self.seed)
-            self.workers[lane] = min(jobs[0].system.workers, len(jobs))
+            jobs.append(job)
+        self.board = LaneBoard(jobs, self.seed, self.hints)
+        for lane, queue in self.board.queues.items():
+            system = self.matrix.project.backends[lane.split(":")[0]].systems[lane.split(":")[1]]
+            self.workers[lane] = min(system.workers, queue.pending)
 
     def _fill(self, node: Any) -> None:
         """Keep two jobs pending on the node; shut it down when it can get no more."""
@@ -135,48 +143,32 @@ class LaneScheduling:
             node.send_runtest_some([index])
 
     def _next_job(self, node: Any) -> Job | None:
-        lane = self.node2lane.get(node)
-        if lane is not None and self.queues[lane].pending:
-            return self._take(node, lane)
+        board = self.board
+        assert board is not None
+        lane = board.lane_of.get(node)
+        if lane is not None and board.queues[lane].pending:
+            return board.take(node)
         # Move on while the last job of the old lane may still run: the worker
         # restores and discards that machine when the new lane's job starts.
-        self.node2lane.pop(node, None)
-        self.node2last.pop(node, None)
+        board.leave(node)
         lane = self._free_lane()
         if lane is None:
             return None
-        self.node2lane[node] = lane
-        return self._take(node, lane)
-
-    def _take(self, node: Any, lane: str) -> Job | None:
-        others = [
-            self.node2last[other]
-            for other, other_lane in self.node2lane.items()
-            if other_lane == lane and other is not node and other in self.node2last
-        ]
-        crowded_suites = {job.suite.name for job in others}
-        job = self.queues[lane].take(self.node2last.get(node), crowded_suites.__contains__)
-        if job is not None:
-            self.node2last[node] = job
-        return job
+        board.join(node, lane)
+        return board.take(node)
 
     def _free_lane(self) -> str | None:
         """The lane with most pending jobs that has room for another node."""
-        busy: dict[str, int] = {}
-        for lane in self.node2lane.values():
-            busy[lane] = busy.get(lane, 0) + 1
+        board = self.board
+        assert board is not None
         candidates = [
             lane
-            for lane, queue in self.queues.items()
-            if queue.pending and busy.get(lane, 0) < self.workers[lane]
+            for lane, queue in board.queues.items()
+            if queue.pending and board.workers_on(lane) < self.workers[lane]
         ]
-        return max(candidates, key=lambda lane: self.queues[lane].pending, default=None)
+        return max(candidates, key=lambda lane: board.queues[lane].pending, default=None)
 
     def _job_at(self, index: int) -> Job | None:
         assert self.collection is not None
         name = self.collection[index].rpartition("::")[2]
         return next((job for job in self.matrix.jobs if job.name == name), None)
-
-    def _requeue(self, lane: str, jobs: list[Job]) -> None:
-        if jobs:
-            self.queues[lane] = LaneQueue([*jobs, *self.queues[lane].remaining()], self.seed)

@@ -12,16 +12,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from . import durations
 from .errors import SpreadError
+from .interrupts import Interrupts, discarding
 from .log import log
 from .project.matrix import Job, Matrix
-from .project.order import run_order
+from .project.order import NO_HINTS, Hints, run_order
 from .run.report import Report
 
 if TYPE_CHECKING:
     from .pool import MachinePool
 
 PRELOADED = pytest.StashKey[Matrix]()  # a matrix the spread command already built
+CONTROLLER_MATRIX = pytest.StashKey[Matrix]()  # the xdist controller's (it does not collect)
 
 
 @dataclass
@@ -38,6 +41,9 @@ class SpreadState:
     backends: list[str] = field(default_factory=list)  # those with selected jobs
     ran: bool = False
     last_of_lane: dict[str, str] = field(default_factory=dict)  # lane -> node id
+    interrupts: Interrupts = field(default_factory=Interrupts)
+    looping: bool = False  # inside the run-test loop
+    timings: dict[str, float] = field(default_factory=dict)  # job name -> seconds
 
 
 STATE = pytest.StashKey[SpreadState]()
@@ -59,18 +65,25 @@ def lane_done(config: pytest.Config, lane: str, nodeid: str) -> bool:
 
 
 def close_pool(state: SpreadState) -> None:
-    if state.pool is not None:
-        pool, state.pool = state.pool, None
-        pool.close()
+    """Restore and discard this process's machines (at once after a second Ctrl-C)."""
+    if state.pool is None:
+        return
+    pool, state.pool = state.pool, None
+    with discarding(hurry=state.interrupts.hurry):
+        try:
+            pool.close(restore=not state.interrupts.hurried)
+        finally:
+            pool.source.close()
 
 
 def open_pool(
     config: pytest.Config, matrix: Matrix, backends: list[str], report: Report, total: int
 ) -> MachinePool:
     """The pool for this process, from the command-line options."""
-    from .pool import MachinePool, PoolOptions
+    from .pool import MachinePool, MachineSource, PoolOptions
     from .run.worker import RunOptions
 
+    workerinput = getattr(config, "workerinput", {})
     options = PoolOptions(
         password=config.getoption("spread_password") or "",
         allocate_timeout=config.getoption("spread_allocate_timeout"),
@@ -78,6 +91,8 @@ def open_pool(
         reuse=config.getoption("spread_reuse"),
         reuse_pid=config.getoption("spread_reuse_pid"),
         resend=config.getoption("spread_resend"),
+        run_pid=workerinput.get("spread_run_pid", 0),
+        shared_reuse="spread_run_pid" in workerinput,
         run=RunOptions(
             restore_only=config.getoption("spread_restore"),
             abend=config.getoption("spread_abend"),
@@ -86,7 +101,9 @@ def open_pool(
             artifacts=_path_option(config, "spread_artifacts"),
         ),
     )
-    return MachinePool(matrix, backends, options, log, report)
+    if not options.password:
+        options.password = workerinput.get("spread_password", "")
+    return MachinePool(MachineSource(matrix, backends, options, log), report)
 
 
 def _path_option(config: pytest.Config, name: str) -> Path | None:
@@ -94,7 +111,51 @@ def _path_option(config: pytest.Config, name: str) -> Path | None:
     return Path(value).absolute() if value else None
 
 
-def plan_run_order(session: pytest.Session, state: SpreadState) -> None:
+class RunRecorder:
+    """The run's main process (no xdist, or its controller): job durations, lost nodes."""
+
+    def __init__(self, config: pytest.Config, state: SpreadState) -> None:
+        self.config = config
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Add up each job's phase durations."""
+        name = report.nodeid.rpartition("::")[2]
+        if report.nodeid.endswith(".yaml::" + name):
+            timings = self.state.timings
+            timings[name] = round(timings.get(name, 0.0) + report.duration, 3)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """After xdist took its nodes down: discard what lost nodes left."""
+        matrix = self.config.stash.get(CONTROLLER_MATRIX, None)
+        if matrix is not None and self.state.ran:
+            from .controller import discard_orphans
+
+            with discarding(hurry=self.state.interrupts.hurry):
+                discard_orphans(self.config, matrix, log, final=True)
+
+
+def hints_for(config: pytest.Config) -> Hints:
+    """Durations from pytest's cache and, with --ff, the jobs that failed last time."""
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return NO_HINTS
+    first: frozenset[str] = frozenset()
+    if config.getoption("failedfirst", False):
+        failed = cache.get("cache/lastfailed", {})
+        first = frozenset(nodeid.rpartition("::")[2] for nodeid in failed)
+    return Hints(durations=durations.valid(cache.get(durations.CACHE_KEY, {})), first=first)
+
+
+def save_timings(config: pytest.Config, timings: dict[str, float]) -> None:
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        known = durations.valid(cache.get(durations.CACHE_KEY, {}))
+        cache.set(durations.CACHE_KEY, {**known, **timings})
+
+
+def plan_run_order(session: pytest.Session, state: SpreadState, hints: Hints = NO_HINTS) -> None:
     """Order the session's jobs as Spread's workers take them, and note each lane's end."""
     from .collect import SpreadItem
 
@@ -103,7 +164,7 @@ def plan_run_order(session: pytest.Session, state: SpreadState) -> None:
         return
     seed = _seed(session.config, len(spread_items))
     by_job = {id(item.job): item for item in spread_items}
-    ordered = [by_job[id(job)] for job in run_order([i.job for i in spread_items], seed)]
+    ordered = [by_job[id(job)] for job in run_order([i.job for i in spread_items], seed, hints)]
     others = [item for item in session.items if not isinstance(item, SpreadItem)]
     session.items[:] = others + ordered  # type: ignore[operator]
     for item in ordered:

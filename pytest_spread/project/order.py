@@ -3,31 +3,50 @@
 Higher priority first; the next job of the machine's current suite before
 another suite (preferring suites no other machine is in); the samples of a
 task in a row, lowest first; ties broken by a permutation of the lane's jobs
-that the seed determines (seed 0: Spread's sorted order).
+that the seed determines (seed 0: Spread's sorted order). When a previous
+run's durations are known, longer jobs come first within those rules, which
+keeps the lane's machines busy until close to the end (longest processing
+time first). Jobs named in `first` (pytest's --ff: those that failed last
+time) come before all others.
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from .matrix import Job
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What a previous run tells about the jobs: durations, and which to run first."""
+
+    durations: Mapping[str, float] = field(default_factory=dict)
+    first: frozenset[str] = frozenset()
+
+
+NO_HINTS = Hints()
 
 
 class LaneQueue:
     """The pending jobs of one lane; `take` applies Spread's selection rules."""
 
-    def __init__(self, jobs: Sequence[Job], seed: int = 0) -> None:
+    def __init__(self, jobs: Sequence[Job], seed: int = 0, hints: Hints = NO_HINTS) -> None:
         queue = list(jobs)
         if seed:
             random.Random(seed).shuffle(queue)
-        self._levels: dict[int, deque[Job]] = {}
-        self._by_suite: dict[tuple[int, str], deque[Job]] = {}
+        if hints.durations:
+            queue = longest_first(queue, hints.durations)
+        self._levels: dict[tuple[bool, int], deque[Job]] = {}
+        self._by_suite: dict[tuple[tuple[bool, int], str], deque[Job]] = {}
         self._samples: dict[int, list[Job]] = {}  # id(task) -> pending, lowest sample last
         for job in queue:
-            self._levels.setdefault(job.priority, deque()).append(job)
-            self._by_suite.setdefault((job.priority, job.suite.name), deque()).append(job)
+            rank = (job.name in hints.first, job.priority)
+            self._levels.setdefault(rank, deque()).append(job)
+            self._by_suite.setdefault((rank, job.suite.name), deque()).append(job)
             if job.task.samples > 1:
                 self._samples.setdefault(id(job.task), []).append(job)
         for pending in self._samples.values():
@@ -92,18 +111,88 @@ class LaneQueue:
         return None
 
 
-def lane_sequence(jobs: Sequence[Job], seed: int = 0) -> list[Job]:
+def longest_first(jobs: list[Job], durations: Mapping[str, float]) -> list[Job]:
+    """The jobs by known duration, longest first (stable); unknown ones count as average."""
+    known = [durations[job.name] for job in jobs if job.name in durations]
+    if not known:
+        return jobs
+    average = sum(known) / len(known)
+    return sorted(jobs, key=lambda job: -durations.get(job.name, average))
+
+
+class LaneBoard:
+    """The lanes' queues and the workers on them: who takes which job next (spec §6.3).
+
+    A worker is anything hashable (a thread's index, an xdist node). Suites
+    other workers of the lane are in count as crowded, so that a worker
+    entering a new suite picks one nobody is in if it can.
+    """
+
+    def __init__(self, jobs: Iterable[Job], seed: int = 0, hints: Hints = NO_HINTS) -> None:
+        self.seed = seed
+        self.hints = hints
+        self.queues: dict[str, LaneQueue] = {
+            lane: LaneQueue(lane_jobs, seed, hints) for lane, lane_jobs in by_lane(jobs).items()
+        }
+        self.lane_of: dict[Hashable, str] = {}
+        self.last: dict[Hashable, Job] = {}
+
+    @property
+    def pending(self) -> int:
+        return sum(queue.pending for queue in self.queues.values())
+
+    def join(self, worker: Hashable, lane: str) -> None:
+        """The worker works on `lane` from now on."""
+        self.leave(worker)
+        self.lane_of[worker] = lane
+
+    def leave(self, worker: Hashable) -> None:
+        self.lane_of.pop(worker, None)
+        self.last.pop(worker, None)
+
+    def workers_on(self, lane: str) -> int:
+        return sum(1 for other in self.lane_of.values() if other == lane)
+
+    def take(self, worker: Hashable) -> Job | None:
+        """The next job of the worker's lane for it, or None when the lane is done."""
+        lane = self.lane_of[worker]
+        others = [
+            self.last[other]
+            for other, other_lane in self.lane_of.items()
+            if other_lane == lane and other != worker and other in self.last
+        ]
+        crowded = {job.suite.name for job in others}
+        job = self.queues[lane].take(self.last.get(worker), crowded.__contains__)
+        if job is not None:
+            self.last[worker] = job
+        return job
+
+    def requeue(self, lane: str, jobs: Sequence[Job]) -> None:
+        """Jobs a lost worker had taken go back to their lane."""
+        if jobs:
+            remaining = self.queues[lane].remaining()
+            self.queues[lane] = LaneQueue([*jobs, *remaining], self.seed, self.hints)
+
+
+def by_lane(jobs: Iterable[Job]) -> dict[str, list[Job]]:
+    """The jobs grouped by lane, lanes in order of first appearance."""
+    lanes: dict[str, list[Job]] = {}
+    for job in jobs:
+        lanes.setdefault(job.lane, []).append(job)
+    return lanes
+
+
+def lane_sequence(jobs: Sequence[Job], seed: int = 0, hints: Hints = NO_HINTS) -> list[Job]:
     """The jobs of one lane in the order one machine would take them."""
-    queue = LaneQueue(jobs, seed)
+    queue = LaneQueue(jobs, seed, hints)
     order: list[Job] = []
     while (job := queue.take(order[-1] if order else None)) is not None:
         order.append(job)
     return order
 
 
-def run_order(jobs: Iterable[Job], seed: int = 0) -> list[Job]:
+def run_order(jobs: Iterable[Job], seed: int = 0, hints: Hints = NO_HINTS) -> list[Job]:
     """All jobs, lane after lane (lanes in order of first appearance)."""
-    lanes: dict[str, list[Job]] = {}
-    for job in jobs:
-        lanes.setdefault(job.lane, []).append(job)
-    return [job for lane_jobs in lanes.values() for job in lane_sequence(lane_jobs, seed)]
+    return [
+        job for lane_jobs in by_lane(jobs).values() for job in lane_sequence(lane_jobs, seed, hints)
+    ]

@@ -168,11 +168,12 @@ def send(connection: Connection, path: str, content: Content, sudo: bool) -> Non
     prefix = "sudo -i " if sudo else ""
     if not is_empty(connection, path, sudo):
         raise ContentError(f"remote directory {path} on {connection.address} is not empty")
-    content.file.seek(0)
     mode = "xz" if content.compressed else "x"
-    result = connection.run(
-        f"{prefix}/bin/bash -c \"mkdir -p '{path}' && cd '{path}' && /bin/tar {mode} 2>&1\"",
-        stdin=content.file,
-    )
+    # A file of its own (own offset): several machines may be sent the content at once.
+    with open(f"/proc/self/fd/{content.file.fileno()}", "rb") as stream:
+        result = connection.run(
+            f"{prefix}/bin/bash -c \"mkdir -p '{path}' && cd '{path}' && /bin/tar {mode} 2>&1\"",
+            stdin=stream,
+        )
     if result.status != 0:
         raise ContentError(output_error(result.text, f"exit status {result.status}"))

@@ -6,64 +6,78 @@ execute = call, restore = teardown), so both front ends give the same outcomes.
 
 from __future__ import annotations
 
-import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ..errors import SpreadError
-from ..pool import MachinePool, PoolOptions, discard_machine, make_provider
+from ..interrupts import FIRST_MESSAGE, Interrupts, discarding
+from ..pool import MachinePool, MachineSource, PoolOptions, discard_machine, make_provider
 from ..project.matrix import Job, Matrix
-from ..project.order import run_order
+from ..project.order import NO_HINTS, Hints, LaneBoard, by_lane
 from ..reuse import ReuseFile, reuse_path
 from .outcomes import LIFECYCLE_OUTCOMES
 from .report import Report
 
 
 def run_jobs(
-    matrix: Matrix, jobs: Sequence[Job], options: PoolOptions, seed: int, log: Callable[[str], None]
+    matrix: Matrix,
+    jobs: Sequence[Job],
+    options: PoolOptions,
+    seed: int,
+    log: Callable[[str], None],
+    hints: Hints = NO_HINTS,
+    timings: dict[str, float] | None = None,
 ) -> Report:
-    """Run `jobs` lane after lane on one machine per lane; every machine is discarded."""
-    report = Report()
-    order = run_order(jobs, seed)
-    last = {job.lane: job for job in order}
-    backends = sorted({job.backend.name for job in order})
-    pool = MachinePool(matrix, backends, options, log, report)
-    with _Interruptible() as interrupt:
-        try:
-            for index, job in enumerate(order):
-                if interrupt.requested:
-                    report.aborted += len(order) - index  # left in the queue, as in Spread
-                    break
-                _run_one(pool, job)
-                if last[job.lane] is job:
-                    pool.close_lane(job.lane)
-        finally:
-            pool.close()
-    return report
+    """Run `jobs` as Spread does: min(workers, jobs) workers per system, all at once.
 
-
-class _Interruptible:
-    """Spread's SIGINT: the running script goes on, no new job starts, restores still run.
-
-    Later interrupts are ignored (spec §6.7); the machines are always discarded.
+    Each worker is a thread with its own machine, bound to its lane; they take
+    the lane's jobs by Spread's rules (LaneBoard). Every machine is discarded
+    at the end unless reuse was asked, also after Ctrl-C (see interrupts.py).
+    Each job's duration goes into `timings`, when given.
     """
+    board = LaneBoard(jobs, seed, hints)
+    source = MachineSource(matrix, sorted({job.backend.name for job in jobs}), options, log)
+    report = Report()
+    lock = threading.Lock()
+    interrupts = Interrupts(on_first=lambda: log(FIRST_MESSAGE))
 
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
+    def work(worker: tuple[str, int]) -> None:
+        pool = MachinePool(source, Report())
+        try:
+            while not interrupts.requested:
+                with lock:
+                    job = board.take(worker)
+                if job is None:
+                    break
+                start = time.monotonic()
+                _run_one(pool, job)
+                if timings is not None:
+                    timings[job.name] = round(time.monotonic() - start, 3)
+        finally:
+            pool.close(restore=not interrupts.hurried)
+            with lock:
+                board.leave(worker)
+                report.merge(pool.report)
 
-    def __enter__(self) -> _Interruptible:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.requested = True
+    threads = []
+    for lane, lane_jobs in by_lane(jobs).items():
+        for index in range(min(lane_jobs[0].system.workers, len(lane_jobs))):
+            board.join((lane, index), lane)
+            threads.append(threading.Thread(target=work, args=((lane, index),), daemon=True))
+    with interrupts:
+        try:
+            for thread in threads:
+                thread.start()
+            while not interrupts.hurried and any(thread.is_alive() for thread in threads):
+                time.sleep(0.05)
+        finally:
+            with discarding(hurry=lambda: None):
+                if interrupts.hurried:
+                    source.abandon()  # the workers' scripts die with their machines
+                source.close()
+    report.aborted += board.pending  # left in the queue, as in Spread
+    return report
 
 
 def _run_one(pool: MachinePool, job: Job) -> None:

@@ -298,17 +298,25 @@ def test_repeat_runs_every_cycle(pytester, machine, run):
     assert machine.path(ORDER_LOG).read_text().split() == ["p", "e", "r"] * 3
 
 
-def test_junit_has_job_properties_and_output(pytester, machine, run):
+@pytest.mark.parametrize("nodes", ["0", "1"])
+def test_junit_has_job_properties_and_output(pytester, machine, run, nodes):
     from xml.etree import ElementTree
 
     pytester.makefile(".yaml", spread=spread_yaml(machine))
     write_tasks(
-        pytester, {"tests/j": "summary: t\nexecute: |\n    echo junit-output\n    exit 1\n"}
+        pytester,
+        {
+            "tests/j": "summary: t\nprepare: sleep 0.2\n"
+            "execute: |\n    echo junit-output\n    exit 1\n"
+        },
     )
     xml = pytester.path / "junit.xml"
-    run(f"--junitxml={xml}").assert_outcomes(failed=1)
+    run(f"--junitxml={xml}", "-n", nodes).assert_outcomes(failed=1)
     (case,) = ElementTree.parse(xml).iter("testcase")
     properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    timings = {name: float(properties.pop(f"{name}_seconds")) for name in PHASES}
+    assert timings["setup"] >= 0.2 > timings["call"]  # the task prepare is in setup
+    assert all(seconds < 30 for seconds in timings.values())
     assert properties == {
         "backend": "adhoc",
         "system": "ubuntu-24.04",
@@ -320,6 +328,9 @@ def test_junit_has_job_properties_and_output(pytester, machine, run):
     }
     failure = case.find("failure")
     assert failure is not None and "junit-output" in (failure.text or "")
+
+
+PHASES = ("setup", "call", "teardown")
 
 
 def test_discard_runs_for_the_allocated_machine(pytester, machine, run, tmp_path):

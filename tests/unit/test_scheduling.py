@@ -58,7 +58,7 @@ def run_all(scheduler, fakes, collection):
                 done.append(index)
                 scheduler.mark_test_complete(node, index)
         busy: dict[str, int] = {}
-        for lane in scheduler.node2lane.values():
+        for lane in scheduler.board.lane_of.values():
             busy[lane] = busy.get(lane, 0) + 1
         lanes_at_once.append(busy)
     return done, lanes_at_once
