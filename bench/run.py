@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """pytest-spread benchmarks: run them all and print one table.
 
-    python bench/run.py                 # every benchmark, best of 3
+    python bench/run.py                 # every benchmark (best of 3), then makespans
     python bench/run.py --repeat 1 list-snapd
+    python bench/run.py makespan        # only the makespan table (bench/makespan.py)
 
 Each benchmark runs a command in a fresh process and records its wall time
 and its peak resident memory (the process's own maximum RSS).
@@ -23,7 +24,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+from table import print_table  # noqa: E402
 
 from pytest_spread.sandbox import Machine, start_machine  # noqa: E402
 
@@ -216,15 +219,30 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per benchmark (best kept)")
     options = parser.parse_args()
     chosen = [b for b in BENCHMARKS if not options.names or b.name in options.names]
-    if not chosen:
-        parser.error("known benchmarks: " + ", ".join(b.name for b in BENCHMARKS))
-    rows = [("benchmark", "what", "best s", "peak MB", "result", "target", "reference")]
+    with_makespan = not options.names or "makespan" in options.names
+    if not chosen and not with_makespan:
+        names = [b.name for b in BENCHMARKS] + ["makespan"]
+        parser.error("known benchmarks: " + ", ".join(names))
+    if chosen:
+        print_table(run_benchmarks(chosen, options.repeat))
+    if with_makespan:
+        from makespan import makespans
+
+        print()
+        print_table(makespans([1, 2, 4, 8]))
+    return 0
+
+
+def run_benchmarks(chosen: list[Benchmark], repeat: int) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [
+        ("benchmark", "what", "best s", "peak MB", "result", "target", "reference")
+    ]
     with tempfile.TemporaryDirectory(prefix="spread-bench-") as tmp:
         work = Path(tmp)
         try:
             for bench in chosen:
                 project = bench.setup(work)
-                results = [bench.run(project) for _ in range(options.repeat)]
+                results = [bench.run(project) for _ in range(repeat)]
                 best = min(results, key=lambda r: r.seconds)
                 peak = max(r.peak_mb for r in results)
                 rows.append(
@@ -242,13 +260,7 @@ def main() -> int:
         finally:
             for started in _MACHINE:
                 started.stop()
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for index, row in enumerate(rows):
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        print(" | ".join(cells).rstrip())
-        if index == 0:
-            print("-+-".join("-" * width for width in widths))
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

@@ -107,12 +107,12 @@ def run_jobs(options: SpreadOptions) -> int:
     from .project.order import Hints
 
     cache = durations.cache_file(project.dir)
-    timings: dict[str, float] = {}
+    timings: dict[str, tuple[float, float]] = {}
     hints = Hints(durations=durations.load(cache))
     try:
         report = runner.run_jobs(matrix, jobs, pool_options, seed, log, hints, timings)
     finally:
-        durations.save(cache, timings)
+        durations.save(cache, durations.spans(timings))
     for message in report.messages():
         log(message)
     if not report.ok:

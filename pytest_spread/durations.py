@@ -31,6 +31,11 @@ def valid(data: object) -> dict[str, float]:
     }
 
 
+def spans(timings: Mapping[str, tuple[float, float]]) -> dict[str, float]:
+    """Durations in seconds from (start, end) times."""
+    return {name: round(end - start, 3) for name, (start, end) in timings.items()}
+
+
 def load(path: Path) -> dict[str, float]:
     try:
         return valid(json.loads(path.read_text()))

@@ -29,6 +29,9 @@ import yaml
 from .backends.base import Machine
 
 Key = tuple[str, str, str]
+# libyaml when present: a run with many machines rewrites the file often.
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def machine_key(machine: Machine) -> Key:
@@ -47,6 +50,9 @@ class ReuseFile:
         self._stream: IO[str] | None = stream
         self._log = log
         self._thread_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._version = self._written = 0
+        self._latest = ""
 
     @classmethod
     def open(cls, path: Path, log: Callable[[str], None], *, shared: bool = False) -> ReuseFile:
@@ -58,7 +64,7 @@ class ReuseFile:
         else:
             _lock(reuse._file, log)
             reuse._read()
-            reuse._write()
+            reuse._write(_dump(reuse.machines, reuse.owners))
         return reuse
 
     @property
@@ -141,19 +147,34 @@ class ReuseFile:
 
     @contextmanager
     def _update(self) -> Iterator[None]:
-        """Change the record: shared files are locked and read again first."""
+        """Change the record: shared files are locked and read again first.
+
+        Within one process the change is made under a thread lock and then
+        written in a group commit: threads that changed it meanwhile share one
+        write of the newest state (many workers allocate at once).
+        """
+        if self.shared:
+            with self._thread_lock:
+                _lock(self._file, self._log)
+                try:
+                    self._read()
+                    yield
+                    self._write(_dump(self.machines, self.owners))
+                finally:
+                    fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            return
         with self._thread_lock:
-            if not self.shared:
-                yield
-                self._write()
-                return
-            _lock(self._file, self._log)
-            try:
-                self._read()
-                yield
-                self._write()
-            finally:
-                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            yield
+            self._version += 1
+            version = self._version
+            self._latest = _dump(self.machines, self.owners)
+        with self._write_lock:
+            if self._written >= version:
+                return  # a later change's write included this one
+            with self._thread_lock:
+                newest, text = self._version, self._latest
+            self._write(text)
+            self._written = newest
 
     def _read(self) -> None:
         new = self.path.with_name(self.path.name + ".new")
@@ -162,9 +183,8 @@ class ReuseFile:
         text = new.read_text() if new.exists() else stream.read()  # a crash left .new
         self.machines, self.owners = _parse(text)
 
-    def _write(self) -> None:
+    def _write(self, text: str) -> None:
         stream = self._file
-        text = _dump(self.machines, self.owners)
         tmp = self.path.with_name(self.path.name + ".tmp")
         new = self.path.with_name(self.path.name + ".new")
         with open(tmp, "w") as out:
@@ -232,11 +252,13 @@ def _dump(machines: list[Machine], owners: dict[Key, int]) -> str:
             entry["owner"] = owner
         systems = backends.setdefault(machine.backend, {"systems": []})["systems"]
         systems.append({machine.system: entry})
-    return yaml.safe_dump({"backends": backends}, default_flow_style=False, sort_keys=False)
+    return yaml.dump(
+        {"backends": backends}, Dumper=_DUMPER, default_flow_style=False, sort_keys=False
+    )
 
 
 def _parse(text: str) -> tuple[list[Machine], dict[Key, int]]:
-    data = yaml.safe_load(text) if text.strip() else None
+    data = yaml.load(text, Loader=_LOADER) if text.strip() else None
     machines: list[Machine] = []
     owners: dict[Key, int] = {}
     for backend, body in ((data or {}).get("backends") or {}).items():

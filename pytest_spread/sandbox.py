@@ -56,16 +56,18 @@ BOOT_SCRIPT = textwrap.dedent("""\
 """)
 # Runs chrooted in the machine, so every path (and every symlink, such as
 # /usr/sbin/reboot -> /bin/systemctl) resolves inside it, never on this computer.
+# Passwords are hashed with SHA-512 at 1000 rounds rather than yescrypt: these
+# are throwaway machines, and it halves the cost of each SSH login (45 -> 19 ms).
 SETUP_SCRIPT = textwrap.dedent("""\
     set -eu
     : > /root/.bashrc
     rm -f /usr/sbin/reboot
     printf '#!/bin/sh\\nkill -TERM 1\\n' > /usr/sbin/reboot
     chmod 755 /usr/sbin/reboot
-    echo "root:$ROOT_PASSWORD" | chpasswd
+    echo "root:$ROOT_PASSWORD" | chpasswd -c SHA512 -s 1000
     if [ -n "$USER_NAME" ]; then
         useradd -m -s /bin/bash "$USER_NAME"
-        echo "$USER_NAME:$USER_PASSWORD" | chpasswd
+        echo "$USER_NAME:$USER_PASSWORD" | chpasswd -c SHA512 -s 1000
         echo "$USER_NAME ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/spread-sandbox
         : > "/home/$USER_NAME/.bashrc"
     fi

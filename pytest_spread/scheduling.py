@@ -158,7 +158,10 @@ class LaneScheduling:
         return board.take(node)
 
     def _free_lane(self) -> str | None:
-        """The lane with most pending jobs that has room for another node."""
+        """The lane with room for another node and the most work per node left.
+
+        Work is the known durations of its pending jobs (else their count).
+        """
         board = self.board
         assert board is not None
         candidates = [
@@ -166,7 +169,11 @@ class LaneScheduling:
             for lane, queue in board.queues.items()
             if queue.pending and board.workers_on(lane) < self.workers[lane]
         ]
-        return max(candidates, key=lambda lane: board.queues[lane].pending, default=None)
+
+        def work_per_node(lane: str) -> float:
+            return board.queues[lane].work / (board.workers_on(lane) + 1)
+
+        return max(candidates, key=work_per_node, default=None)
 
     def _job_at(self, index: int) -> Job | None:
         assert self.collection is not None

@@ -40,6 +40,8 @@ class LaneQueue:
             random.Random(seed).shuffle(queue)
         if hints.durations:
             queue = longest_first(queue, hints.durations)
+        self._estimate = estimator(queue, hints.durations)
+        self.work = sum(map(self._estimate, queue))  # estimated seconds left (or jobs)
         self._levels: dict[tuple[bool, int], deque[Job]] = {}
         self._by_suite: dict[tuple[tuple[bool, int], str], deque[Job]] = {}
         self._samples: dict[int, list[Job]] = {}  # id(task) -> pending, lowest sample last
@@ -76,6 +78,7 @@ class LaneQueue:
             job = self._next_sample(job) or job
         self._taken.add(id(job))
         self.pending -= 1
+        self.work -= self._estimate(job)
         return job
 
     def _choose(self, previous: Job | None, crowded: Callable[[str], bool]) -> Job | None:
@@ -111,13 +114,17 @@ class LaneQueue:
         return None
 
 
+def estimator(jobs: Sequence[Job], durations: Mapping[str, float]) -> Callable[[Job], float]:
+    """A job's expected seconds: known, else the average of the known ones (else 1)."""
+    known = [durations[job.name] for job in jobs if job.name in durations]
+    average = sum(known) / len(known) if known else 1.0
+    return lambda job: durations.get(job.name, average)
+
+
 def longest_first(jobs: list[Job], durations: Mapping[str, float]) -> list[Job]:
     """The jobs by known duration, longest first (stable); unknown ones count as average."""
-    known = [durations[job.name] for job in jobs if job.name in durations]
-    if not known:
-        return jobs
-    average = sum(known) / len(known)
-    return sorted(jobs, key=lambda job: -durations.get(job.name, average))
+    estimate = estimator(jobs, durations)
+    return sorted(jobs, key=lambda job: -estimate(job))
 
 
 class LaneBoard:

@@ -27,14 +27,14 @@ def run_jobs(
     seed: int,
     log: Callable[[str], None],
     hints: Hints = NO_HINTS,
-    timings: dict[str, float] | None = None,
+    timings: dict[str, tuple[float, float]] | None = None,
 ) -> Report:
     """Run `jobs` as Spread does: min(workers, jobs) workers per system, all at once.
 
     Each worker is a thread with its own machine, bound to its lane; they take
     the lane's jobs by Spread's rules (LaneBoard). Every machine is discarded
     at the end unless reuse was asked, also after Ctrl-C (see interrupts.py).
-    Each job's duration goes into `timings`, when given.
+    Each job's start and end (time.monotonic) go into `timings`, when given.
     """
     board = LaneBoard(jobs, seed, hints)
     source = MachineSource(matrix, sorted({job.backend.name for job in jobs}), options, log)
@@ -50,10 +50,9 @@ def run_jobs(
                     job = board.take(worker)
                 if job is None:
                     break
-                start = time.monotonic()
-                _run_one(pool, job)
-                if timings is not None:
-                    timings[job.name] = round(time.monotonic() - start, 3)
+                start = _run_one(pool, job)
+                if timings is not None and start is not None:
+                    timings[job.name] = (start, time.monotonic())
         finally:
             pool.close(restore=not interrupts.hurried)
             with lock:
@@ -80,11 +79,13 @@ def run_jobs(
     return report
 
 
-def _run_one(pool: MachinePool, job: Job) -> None:
+def _run_one(pool: MachinePool, job: Job) -> float | None:
+    """Run the job's phases; when they started (after its machine was ready), if they did."""
     try:
         worker = pool.worker_for(job)
     except LIFECYCLE_OUTCOMES:
-        return  # recorded in the report and logged by the pool
+        return None  # recorded in the report and logged by the pool
+    start = time.monotonic()
     try:
         worker.prepare(job)
         worker.execute(job)
@@ -95,6 +96,7 @@ def _run_one(pool: MachinePool, job: Job) -> None:
             worker.restore(job)
         except LIFECYCLE_OUTCOMES:
             pass
+    return start
 
 
 def discard_tracked(

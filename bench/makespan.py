@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Makespan of parallel runs against the lower bound, with and without known durations.
+
+    python bench/makespan.py                 # 1, 2, 4 and 8 workers
+    python bench/makespan.py --workers 4
+
+400 jobs of `sleep` (varied lengths, 0.02 s to 1 s) on 8 lanes: 8 systems
+of an adhoc backend whose machines are real local ones (pytest_spread.sandbox,
+started beforehand and handed out from a pool). Each lane has its own tasks,
+so the lanes' loads differ. `pytest --spread -n W` runs them on W xdist
+workers; each system allows up to 8 machines, so workers that finish a lane
+help on others.
+
+Each worker count runs twice in a fresh project: first with nothing known
+(the order Spread would use), then with the durations the first run left in
+pytest's cache (longest first, lanes by work left). The makespan is the time
+from the first job's start to the last job's end; the lower bound is
+max(longest job, total job time / workers), from the jobs' measured times
+(a job's time includes the machine allocation it waited for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+
+from table import print_table  # noqa: E402
+
+from pytest_spread.sandbox import Machine, start_machine  # noqa: E402
+
+LANES = 8
+JOBS = 400
+PASSWORD = "bench-pw"
+
+
+def sleeps(seed: int = 5) -> list[float]:
+    """Varied job lengths: many short jobs, a few long ones."""
+    rng = random.Random(seed)
+    return [round(min(1.0, 0.02 + rng.expovariate(1 / 0.1)), 2) for _ in range(JOBS)]
+
+
+def write_project(root: Path, pool: Path) -> Path:
+    """400 tasks, each on one of the 8 systems; machines come from the `pool` directory."""
+    project = root
+    (project / "tests").mkdir(parents=True)
+    systems = "".join(
+        f"            - lane-{n}:\n"
+        f"                workers: 8\n"
+        f"                password: {PASSWORD}\n"
+        for n in range(1, LANES + 1)
+    )
+    # Machines are files in the pool directory; renaming one claims it, no lock needed.
+    claim = f"{pool}.claimed/$$"
+    take = (
+        f'mkdir -p {pool}.claimed; for f in {pool}/*; do mv "$f" {claim} 2>/dev/null && '
+        f"{{ cat {claim}; rm {claim}; break; }}; done"
+    )
+    give_back = f"echo $SPREAD_SYSTEM_ADDRESS > {pool}/${{SPREAD_SYSTEM_ADDRESS#*:}}"
+    (project / "spread.yaml").write_text(
+        "project: makespan\npath: /srv/makespan\n"
+        "backends:\n    local:\n        type: adhoc\n"
+        f'        allocate: ADDRESS "$({take})"\n'
+        f"        discard: {give_back}\n"
+        f"        systems:\n{systems}"
+        "suites:\n    tests/:\n        summary: s\n"
+        "restore: rm -rf /srv/makespan\n"
+    )
+    lanes = random.Random(7)
+    for index, seconds in enumerate(sleeps()):
+        task = project / "tests" / f"t{index:03}"
+        task.mkdir()
+        lane = lanes.randint(1, LANES)
+        (task / "task.yaml").write_text(
+            f"summary: t\nsystems: [lane-{lane}]\nexecute: sleep {seconds}\n"
+        )
+    return project
+
+
+def run_once(project: Path, workers: int) -> tuple[float, float]:
+    """One `pytest --spread -n workers` run: (makespan, lower bound)."""
+    log = project / "makespan.log"
+    log.unlink(missing_ok=True)
+    env = {**os.environ, "MAKESPAN_LOG": str(log), "PYTHONPATH": str(HERE)}
+    argv = [sys.executable, "-m", "pytest", "--spread", "-n", str(workers), "-q"]
+    argv += ["-p", "makespan_probe", "-p", "no:randomly"]
+    done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True)
+    spans = [tuple(map(float, line.split()[:2])) for line in log.read_text().splitlines()]
+    if done.returncode != 0 or len(spans) != JOBS:
+        raise SystemExit(f"the run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    makespan = max(end for _, end in spans) - min(start for start, _ in spans)
+    lengths = [end - start for start, end in spans]
+    return makespan, max(max(lengths), sum(lengths) / workers)
+
+
+def makespans(counts: list[int]) -> list[tuple[str, ...]]:
+    """The table rows (header first) for these worker counts."""
+    rows: list[tuple[str, ...]] = [
+        ("workers", "jobs", "durations", "makespan s", "lower bound s", "ratio", "target")
+    ]
+    machines: list[Machine] = []
+    with tempfile.TemporaryDirectory(prefix="spread-makespan-") as tmp:
+        work = Path(tmp)
+        pool = work / "pool"
+        pool.mkdir()
+        try:
+            for index in range(max(counts) + 2):
+                machines.append(start_machine(work / f"m{index}", work / "keys", password=PASSWORD))
+                (pool / str(machines[-1].port)).write_text(f"{machines[-1].address}\n")
+            for workers in counts:
+                project = write_project(work / f"n{workers}", pool)
+                for label in ("unknown", "known"):
+                    makespan, bound = run_once(project, workers)
+                    target = "<= 1.10" if label == "known" else "-"
+                    ratio = f"{makespan / bound:.3f}"
+                    cells = (str(workers), str(JOBS), label, f"{makespan:.2f}", f"{bound:.2f}")
+                    rows.append((*cells, ratio, target))
+                    print(f"done: {workers} workers, {label}", file=sys.stderr, flush=True)
+        finally:
+            for machine in machines:
+                machine.stop()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, action="append", help="xdist workers")
+    options = parser.parse_args()
+    print_table(makespans(options.workers or [1, 2, 4, 8]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
