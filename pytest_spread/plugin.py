@@ -157,9 +157,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "-m \"spread(backend='lxd')\"",
     )
     if config.getoption("spread"):
-        reusing = config.getoption("spread_reuse") or config.getoption("spread_reuse_pid")
-        if reusing and config.getoption("numprocesses", None):
-            raise pytest.UsageError("--spread-reuse and --spread-reuse-pid need -n0 for now")
         state = config.stash[STATE] = SpreadState()
         if not hasattr(config, "workerinput"):
             config.pluginmanager.register(RunRecorder(config, state), "spread-recorder")

@@ -212,13 +212,12 @@ def reuse_path(
 
 
 def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie nobody reaped yet does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _lock(stream: IO[str], log: Callable[[str], None]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -153,12 +156,8 @@ def test_spread_and_pytest_agree(pytester, machine):
     )
 
 
-def test_sigint_finishes_the_job_restores_and_discards(pytester, machine, tmp_path):
-    import signal
-    import subprocess
-    import time
-
-    log = tmp_path / "discard.log"
+def interrupted_project(pytester, machine, log) -> None:
+    """Task a runs first and sleeps; b waits in the queue; every level logs its restore."""
     pytester.makefile(
         ".yaml",
         spread=spread_yaml(
@@ -171,24 +170,54 @@ def test_sigint_finishes_the_job_restores_and_discards(pytester, machine, tmp_pa
         pytester,
         {
             "tests/a": "summary: t\npriority: 10\nexecute: |\n    touch /root/started\n"
-            "    sleep 2\n    echo a-done >> /root/order\n",
+            "    sleep 2\n    echo a-done >> /root/order\n"
+            "restore: echo a-restore >> /root/order\n",
             "tests/b": "summary: t\nexecute: echo b >> /root/order\n",
         },
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest_spread", "-seed=1", "tests/"],
-        cwd=pytester.path,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+
+
+def interrupt(process, machine, times: int) -> str:
+    """SIGINT the run `times` times once task a started; its output."""
     deadline = time.monotonic() + 30
     while not machine.path("/root/started").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    process.send_signal(signal.SIGINT)  # later interrupts are ignored
+    for _ in range(times):
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
     out, _ = process.communicate(timeout=60)
-    assert process.returncode == 1
+    return str(out)
+
+
+SPREAD = [sys.executable, "-m", "pytest_spread", "-seed=1", "tests/"]
+PYTEST = [sys.executable, "-m", "pytest", "--spread", "-p", "no:cacheprovider", "-rA"]
+
+
+@pytest.mark.parametrize("command", [SPREAD, PYTEST], ids=["spread", "pytest"])
+def test_sigint_finishes_the_job_restores_and_discards(pytester, machine, tmp_path, command):
+    log = tmp_path / "discard.log"
+    interrupted_project(pytester, machine, log)
+    process = subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, text=True)
+    out = interrupt(process, machine, times=1)
     order = machine.path("/root/order").read_text().split()
-    assert order[0] == "a-done" and order[-1] == "project-restore" and len(order) == 2
-    assert "Aborted tasks: 1" in out
+    assert order == ["a-done", "a-restore", "project-restore"], out
+    assert "interrupt again to discard them at once" in out
+    if command is SPREAD:
+        assert process.returncode == 1
+        assert "Aborted tasks: 1" in out
+    else:
+        assert process.returncode == pytest.ExitCode.INTERRUPTED
+        assert "1 passed" in out and "Interrupted: interrupted (Ctrl-C)" in out
     assert log.read_text().split() == [machine.address]
+
+
+@pytest.mark.parametrize("command", [SPREAD, PYTEST], ids=["spread", "pytest"])
+def test_a_second_sigint_discards_at_once(pytester, machine, tmp_path, command):
+    log = tmp_path / "discard.log"
+    interrupted_project(pytester, machine, log)
+    process = subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, text=True)
+    interrupt(process, machine, times=2)
+    assert log.read_text().split() == [machine.address]
+    order = machine.path("/root/order")
+    assert not order.exists()  # the script was abandoned and nothing restored
+    assert process.returncode != 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_spread.sandbox import STATE_DIR
+
 from .test_lifecycle import write_tasks
 
 
@@ -18,9 +20,15 @@ def sandbox_project(
     systems: str = "[sandbox-one]",
     suites: str = "{tests/: {summary: s}}",
 ) -> tuple[Path, Path]:
-    """A project whose adhoc backend starts sandbox machines, logging each allocation."""
+    """A project whose adhoc backend starts sandbox machines, logging each allocation.
+
+    On discard, the lines the machine wrote to /root/visits are added to
+    `visits.log` in `tmp_path`, each prefixed with the machine's address.
+    """
     allocated, discarded = tmp_path / "allocated.log", tmp_path / "discarded.log"
+    visits = tmp_path / "visits.log"
     python = sys.executable
+    upper = f"$(sed -n 2p {STATE_DIR}/${{SPREAD_SYSTEM_ADDRESS##*:}}.pid)/upper"
     pytester.makefile(
         ".yaml",
         spread=textwrap.dedent(f"""\
@@ -32,9 +40,12 @@ def sandbox_project(
                 type: adhoc
                 allocate: |
                     echo "$SPREAD_SYSTEM" >> {allocated}
-                    ADDRESS "$({python} -m pytest_spread.sandbox start "$SPREAD_PASSWORD")"
+                    address="$({python} -m pytest_spread.sandbox start "$SPREAD_PASSWORD")"
+                    echo "$address" >> {tmp_path}/addresses.log
+                    ADDRESS "$address"
                 discard: |
                     echo "$SPREAD_SYSTEM" >> {discarded}
+                    sed "s/^/$SPREAD_SYSTEM_ADDRESS /" {upper}/root/visits >> {visits} || true
                     {python} -m pytest_spread.sandbox stop "$SPREAD_SYSTEM_ADDRESS"
                 systems: {systems}
         suites: {suites}

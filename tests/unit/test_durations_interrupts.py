@@ -1,0 +1,47 @@
+"""Durations kept between runs, and the two-stage Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from pytest_spread import durations
+from pytest_spread.interrupts import Interrupts, discarding
+
+
+def test_durations_are_merged_into_pytests_cache_layout(tmp_path):
+    path = durations.cache_file(tmp_path)
+    assert path == tmp_path / ".pytest_cache" / "v" / "spread" / "durations"
+    durations.save(path, durations.spans({"a": (1.0, 3.5), "b": (2.0, 2.25)}))
+    durations.save(path, {"b": 4.0})
+    assert durations.load(path) == {"a": 2.5, "b": 4.0}
+    assert (tmp_path / ".pytest_cache" / ".gitignore").read_text().endswith("*\n")
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"a": "slow", "b": -1}'])
+def test_unusable_durations_are_ignored(tmp_path, text):
+    path = tmp_path / "durations"
+    path.write_text(text)
+    assert durations.load(path) == {}
+
+
+def test_first_sigint_asks_to_finish_the_second_to_hurry():
+    calls: list[str] = []
+    with Interrupts(lambda: calls.append("first"), lambda: calls.append("second")) as interrupts:
+        assert not interrupts.requested
+        os.kill(os.getpid(), signal.SIGINT)
+        assert interrupts.requested and not interrupts.hurried
+        os.kill(os.getpid(), signal.SIGINT)
+        assert interrupts.hurried
+        os.kill(os.getpid(), signal.SIGINT)  # later ones change nothing
+    assert calls == ["first", "second"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_while_discarding_sigint_only_hurries():
+    interrupts = Interrupts()
+    with discarding(hurry=interrupts.hurry):
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt
+    assert interrupts.hurried
