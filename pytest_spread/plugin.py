@@ -27,9 +27,9 @@ from .session import (
     STATE,
     RunRecorder,
     SpreadState,
+    choose_seed,
     close_pool,
     hints_for,
-    parse_seed,
     plan_run_order,
     save_timings,
 )
@@ -268,7 +268,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     from .scheduling import LaneScheduling
 
     matrix = _controller_matrix(config)
-    return LaneScheduling(matrix, seed=parse_seed(config) or 0, log=log, hints=hints_for(config))
+    seed = choose_seed(config, len(matrix.jobs))
+    return LaneScheduling(matrix, seed=seed, log=log, hints=hints_for(config))
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:

@@ -162,7 +162,7 @@ def plan_run_order(session: pytest.Session, state: SpreadState, hints: Hints = N
     spread_items = [item for item in session.items if isinstance(item, SpreadItem)]
     if not spread_items:
         return
-    seed = _seed(session.config, len(spread_items))
+    seed = choose_seed(session.config, len(spread_items))
     by_job = {id(item.job): item for item in spread_items}
     ordered = [by_job[id(job)] for job in run_order([i.job for i in spread_items], seed, hints)]
     others = [item for item in session.items if not isinstance(item, SpreadItem)]
@@ -183,11 +183,16 @@ def parse_seed(config: pytest.Config) -> int | None:
         raise pytest.UsageError(message) from None
 
 
-def _seed(config: pytest.Config, jobs: int) -> int:
+def choose_seed(config: pytest.Config, jobs: int) -> int:
+    """--spread-seed, or with `random` one from the clock, shown so a run can be repeated."""
     seed = parse_seed(config)
     if seed is not None:
         return seed
     seed = time.time_ns() // 1_000_000_000
     if jobs > 1:
-        log(f"Sequence of jobs produced with -seed={seed}")
+        message = f"Sequence of jobs produced with -seed={seed}"
+        log(message)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"{message} (--spread-seed={seed} repeats it)")
     return seed

@@ -221,3 +221,20 @@ def test_a_second_sigint_discards_at_once(pytester, machine, tmp_path, command):
     order = machine.path("/root/order")
     assert not order.exists()  # the script was abandoned and nothing restored
     assert process.returncode != 0
+
+
+def test_an_internal_error_still_discards_the_machine(pytester, machine, run, tmp_path):
+    log = tmp_path / "discard.log"
+    pytester.makefile(".yaml", spread=spread_yaml(machine, discard_log=str(log)))
+    write_tasks(pytester, {f"tests/t{n}": "summary: t\nexecute: true\n" for n in range(3)})
+    pytester.makeconftest(
+        """
+        def pytest_runtest_logreport(report):
+            if report.when == "call":
+                raise RuntimeError("a plugin broke")
+        """
+    )
+    result = run()
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines(["INTERNALERROR*a plugin broke*"])
+    assert log.read_text().split() == [machine.address]

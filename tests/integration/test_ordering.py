@@ -103,3 +103,20 @@ def test_durations_lists_the_slowest_jobs(pytester, machine):
             "*call*tests/middle/task.yaml::adhoc:ubuntu-24.04:tests/middle",
         ]
     )
+
+
+@pytest.mark.parametrize("nodes", ["0", "1"])
+def test_a_random_seed_is_shown_and_repeats_the_order(pytester, machine, nodes):
+    project(
+        pytester,
+        machine,
+        {f"tests/t{n}": "summary: t\nexecute: true\n" for n in range(8)},
+    )
+    options = ("-n", nodes, "-p", "no:cacheprovider")
+    first = run(pytester, "--spread-seed=random", *options)
+    first.assert_outcomes(passed=8)
+    assert ran(first) != sorted(ran(first))  # shuffled (1 in 40,320 would not be)
+    (seed,) = re.findall(r"Sequence of jobs produced with -seed=(\d+)", first.stdout.str())
+    again = run(pytester, f"--spread-seed={seed}", *options)
+    assert ran(again) == ran(first)
+    assert "Sequence of jobs" not in again.stdout.str()
