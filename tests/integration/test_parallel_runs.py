@@ -152,13 +152,19 @@ def test_the_spread_command_runs_the_workers_at_once(pytester, tmp_path):
     assert_suite_visits(machines, tasks=8)
 
 
-def test_sigint_under_xdist_finishes_running_jobs_then_discards(pytester, tmp_path):
+def running_on_two_machines(pytester, tmp_path, tasks: int, sleep: float):
+    """`pytest -n 2` started and busy on both systems: (allocated log, discarded log, process)."""
     allocated, discarded = sandbox_project(
         pytester, tmp_path, systems="[sandbox-one, sandbox-two]", suites=VISITS
     )
-    two_suites(pytester, tasks=3, sleep=2)
+    two_suites(pytester, tasks=tasks, sleep=sleep)
     process = start(pytester, "-n", "2")
     wait_for_machines(tmp_path, 2)
+    return allocated, discarded, process
+
+
+def test_sigint_under_xdist_finishes_running_jobs_then_discards(pytester, tmp_path):
+    allocated, discarded, process = running_on_two_machines(pytester, tmp_path, 3, sleep=2)
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
     out, _ = process.communicate(timeout=120)
     assert process.returncode == pytest.ExitCode.INTERRUPTED, out
@@ -171,12 +177,7 @@ def test_sigint_under_xdist_finishes_running_jobs_then_discards(pytester, tmp_pa
 
 
 def test_a_killed_node_leaves_no_machine(pytester, tmp_path):
-    allocated, discarded = sandbox_project(
-        pytester, tmp_path, systems="[sandbox-one, sandbox-two]", suites=VISITS
-    )
-    two_suites(pytester, tasks=2, sleep=1)
-    process = start(pytester, "-n", "2")
-    wait_for_machines(tmp_path, 2)
+    allocated, discarded, process = running_on_two_machines(pytester, tmp_path, 2, sleep=1)
     os.kill(node_pids(process.pid)[0], signal.SIGKILL)
     out, _ = process.communicate(timeout=120)
     assert "crashed while running" in out, out
@@ -185,12 +186,7 @@ def test_a_killed_node_leaves_no_machine(pytester, tmp_path):
 
 
 def test_after_kill_9_of_the_run_discard_cleans_up(pytester, tmp_path):
-    _, discarded = sandbox_project(
-        pytester, tmp_path, systems="[sandbox-one, sandbox-two]", suites=VISITS
-    )
-    two_suites(pytester, tasks=2, sleep=5)
-    process = start(pytester, "-n", "2")
-    wait_for_machines(tmp_path, 2)
+    _, discarded, process = running_on_two_machines(pytester, tmp_path, 2, sleep=5)
     os.killpg(process.pid, signal.SIGKILL)  # the controller and its nodes
     process.communicate(timeout=60)
     record = pytester.path / f".spread-reuse.{process.pid}.yaml"
