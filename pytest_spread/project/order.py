@@ -143,35 +143,36 @@ class LaneBoard:
         }
         self.lane_of: dict[Hashable, str] = {}
         self.last: dict[Hashable, Job] = {}
-
-    @property
-    def pending(self) -> int:
-        return sum(queue.pending for queue in self.queues.values())
+        self._on_lane: dict[str, set[Hashable]] = {lane: set() for lane in self.queues}
+        self.pending = sum(queue.pending for queue in self.queues.values())
 
     def join(self, worker: Hashable, lane: str) -> None:
         """The worker works on `lane` from now on."""
         self.leave(worker)
         self.lane_of[worker] = lane
+        self._on_lane[lane].add(worker)
 
     def leave(self, worker: Hashable) -> None:
-        self.lane_of.pop(worker, None)
+        lane = self.lane_of.pop(worker, None)
+        if lane is not None:
+            self._on_lane[lane].discard(worker)
         self.last.pop(worker, None)
 
     def workers_on(self, lane: str) -> int:
-        return sum(1 for other in self.lane_of.values() if other == lane)
+        return len(self._on_lane[lane])
 
     def take(self, worker: Hashable) -> Job | None:
         """The next job of the worker's lane for it, or None when the lane is done."""
         lane = self.lane_of[worker]
-        others = [
-            self.last[other]
-            for other, other_lane in self.lane_of.items()
-            if other_lane == lane and other != worker and other in self.last
-        ]
-        crowded = {job.suite.name for job in others}
+        crowded = {
+            self.last[other].suite.name
+            for other in self._on_lane[lane]
+            if other != worker and other in self.last
+        }
         job = self.queues[lane].take(self.last.get(worker), crowded.__contains__)
         if job is not None:
             self.last[worker] = job
+            self.pending -= 1
         return job
 
     def requeue(self, lane: str, jobs: Sequence[Job]) -> None:
@@ -179,6 +180,7 @@ class LaneBoard:
         if jobs:
             remaining = self.queues[lane].remaining()
             self.queues[lane] = LaneQueue([*jobs, *remaining], self.seed, self.hints)
+            self.pending += len(jobs)
 
 
 def by_lane(jobs: Iterable[Job]) -> dict[str, list[Job]]:
