@@ -113,7 +113,7 @@ def spread_once(project: Path) -> tuple[float, float]:
     report = run_jobs(matrix, matrix.jobs, PoolOptions(), 1, lambda _: None, hints, timings)
     if not report.ok:
         raise SystemExit(f"the run failed: {report.messages()}")
-    durations.save(cache, durations.spans(timings))
+    durations.save(cache, durations.spans(timings), {job.name for job in matrix.jobs})
     workers = sum(
         system.workers
         for backend in matrix.project.backends.values()

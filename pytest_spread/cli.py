@@ -112,7 +112,7 @@ def run_jobs(options: SpreadOptions) -> int:
     try:
         report = runner.run_jobs(matrix, jobs, pool_options, seed, log, hints, timings)
     finally:
-        durations.save(cache, durations.spans(timings))
+        durations.save(cache, durations.spans(timings), {job.name for job in matrix.jobs})
     for message in report.messages():
         log(message)
     if not report.ok:

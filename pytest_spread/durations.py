@@ -2,13 +2,14 @@
 
 Both front ends share them: pytest through `config.cache` (key
 `spread/durations`), the spread command through the same file under the
-project's `.pytest_cache`. Each run updates the durations of the jobs it ran.
+project's `.pytest_cache`. Each run updates the durations of the jobs it ran
+and forgets jobs the project no longer has.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 CACHE_KEY = "spread/durations"
@@ -43,17 +44,24 @@ def load(path: Path) -> dict[str, float]:
         return {}
 
 
-def save(path: Path, durations: Mapping[str, float]) -> None:
+def merged(
+    known: Mapping[str, float], new: Mapping[str, float], jobs: Collection[str]
+) -> dict[str, float]:
+    """The known durations updated with new ones, keeping only the project's current jobs."""
+    return {name: seconds for name, seconds in {**known, **new}.items() if name in jobs}
+
+
+def save(path: Path, durations: Mapping[str, float], jobs: Collection[str]) -> None:
     """Add these durations to the file (best effort, as pytest's cache)."""
     if not durations:
         return
-    merged = {**load(path), **durations}
+    updated = merged(load(path), durations, jobs)
     try:
         cache_dir = path.parents[2]
         if not cache_dir.exists():
             cache_dir.mkdir(parents=True)
             (cache_dir / ".gitignore").write_text(CACHE_README)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(merged, indent=2, sort_keys=True))
+        path.write_text(json.dumps(updated, indent=2, sort_keys=True))
     except OSError:
         pass

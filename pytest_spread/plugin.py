@@ -174,8 +174,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: send the report to the controller
         workeroutput["spread_report"] = state.report.to_dict()
-    elif state.timings:
-        save_timings(session.config, state.timings)
+    else:
+        save_timings(session.config, state)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -148,11 +148,14 @@ def hints_for(config: pytest.Config) -> Hints:
     return Hints(durations=durations.valid(cache.get(durations.CACHE_KEY, {})), first=first)
 
 
-def save_timings(config: pytest.Config, timings: dict[str, float]) -> None:
+def save_timings(config: pytest.Config, state: SpreadState) -> None:
+    """Add the run's job durations to pytest's cache."""
     cache = getattr(config, "cache", None)
-    if cache is not None:
+    matrix = state.matrix or config.stash.get(CONTROLLER_MATRIX, None)
+    if cache is not None and matrix is not None and state.timings:
         known = durations.valid(cache.get(durations.CACHE_KEY, {}))
-        cache.set(durations.CACHE_KEY, {**known, **timings})
+        jobs = {job.name for job in matrix.jobs}
+        cache.set(durations.CACHE_KEY, durations.merged(known, state.timings, jobs))
 
 
 def plan_run_order(session: pytest.Session, state: SpreadState, hints: Hints = NO_HINTS) -> None:

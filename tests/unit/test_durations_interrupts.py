@@ -14,9 +14,12 @@ from pytest_spread.interrupts import Interrupts, discarding
 def test_durations_are_merged_into_pytests_cache_layout(tmp_path):
     path = durations.cache_file(tmp_path)
     assert path == tmp_path / ".pytest_cache" / "v" / "spread" / "durations"
-    durations.save(path, durations.spans({"a": (1.0, 3.5), "b": (2.0, 2.25)}))
-    durations.save(path, {"b": 4.0})
+    jobs = {"a", "b", "c"}
+    durations.save(path, durations.spans({"a": (1.0, 3.5), "b": (2.0, 2.25)}), jobs)
+    durations.save(path, {"b": 4.0}, jobs)
     assert durations.load(path) == {"a": 2.5, "b": 4.0}
+    durations.save(path, {"c": 1.0}, {"b", "c"})  # a is gone from the project
+    assert durations.load(path) == {"b": 4.0, "c": 1.0}
     assert (tmp_path / ".pytest_cache" / ".gitignore").read_text().endswith("*\n")
 
 
