@@ -233,3 +233,17 @@ def test_reuse_under_xdist_keeps_then_reuses_the_machines(pytester, tmp_path):
     cleanup = pytester.run(sys.executable, "-m", "pytest_spread", "-discard")
     assert cleanup.ret == 0
     assert sorted(discarded.read_text().split()) == ["sandbox-one", "sandbox-two"]
+
+
+def test_a_second_sigint_under_xdist_discards_at_once(pytester, tmp_path):
+    allocated, discarded, process = running_on_two_machines(pytester, tmp_path, 3, sleep=5)
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGINT)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, out
+    machines = visits_by_machine(tmp_path)
+    for events in machines.values():  # abandoned mid-task: no suite restore ran
+        assert events[-1].startswith("task"), events
+    assert sorted(discarded.read_text().split()) == sorted(allocated.read_text().split())
+    assert not list(pytester.path.glob(".spread-reuse.*"))
