@@ -40,7 +40,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 from table import print_table  # noqa: E402
 
 from pytest_spread import durations  # noqa: E402
-from pytest_spread.pool import PoolOptions  # noqa: E402
+from pytest_spread.machines import PoolOptions  # noqa: E402
 from pytest_spread.project.loader import load_project  # noqa: E402
 from pytest_spread.project.matrix import build_matrix  # noqa: E402
 from pytest_spread.project.order import Hints  # noqa: E402

@@ -71,7 +71,7 @@ def run_jobs(options: SpreadOptions) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     matrix = build_matrix(project)
     jobs = select_jobs(matrix.jobs, options.filters)
-    from .pool import PoolOptions
+    from .machines import PoolOptions
     from .run import runner
     from .run.worker import RunOptions
 

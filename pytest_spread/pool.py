@@ -1,267 +1,18 @@
-"""Machines for the workers of a run, and each worker's lanes.
+"""One worker's machines: one lane (backend:system) at a time, replaced when broken.
 
-A MachineSource is shared by a run's workers (threads of the spread command,
-or the one worker of a pytest process): it allocates, sends the project
-content (packed once) and records every machine in the reuse file. A
-MachinePool is one worker's: one machine per lane, with a MachineWorker that
-keeps Spread's lifecycle state; `close()` restores and discards them all.
+The machines come from the run's MachineSource (machines.py).
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import secrets
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-
-from .backends.base import AllocationError, Machine, Provider
 from .errors import SpreadError
-from .project.matrix import Job, Matrix
-from .project.model import Backend
-from .remote import Connection, RemoteError
-from .reuse import ReuseFile, reuse_path
-from .run.content import Content, ContentError, describe_size, is_empty, pack, send
-from .run.execute import ScriptRunner
+from .machines import Lane, MachineSource
+from .project.matrix import Job
 from .run.outcomes import JobAborted
 from .run.report import Report
-from .run.worker import MachineWorker, RunOptions
+from .run.worker import MachineWorker
 
 MAX_REPLACEMENTS = 2  # new machines a lane may get after breaking one
-PROVIDERS = {"adhoc": "pytest_spread.backends.adhoc:AdhocProvider"}
-Log = Callable[[str], None]
-
-
-@dataclass
-class PoolOptions:
-    password: str = ""
-    allocate_timeout: float = 300.0
-    connect_timeout: float = 60.0
-    reuse: bool = False  # keep machines and track them in .spread-reuse.yaml
-    reuse_pid: int = 0  # use the machines a crashed run recorded
-    resend: bool = False  # send the project again to reused machines
-    run_pid: int = 0  # the run's main process (xdist controller), names the reuse file
-    shared_reuse: bool = False  # several processes (xdist nodes) share the reuse file
-    run: RunOptions = field(default_factory=RunOptions)
-
-
-@dataclass
-class _Lane:
-    machine: Machine
-    connection: Connection
-    worker: MachineWorker
-
-
-class MachineSource:
-    """What the workers of a run share: providers, packed content, the reuse file.
-
-    Thread-safe: the spread command's workers are threads of one process.
-    """
-
-    def __init__(self, matrix: Matrix, backends: list[str], options: PoolOptions, log: Log):
-        self.matrix = matrix
-        self.backends = backends  # the backends with selected jobs (SPREAD_BACKENDS)
-        self.options = options
-        self.password = options.password or secrets.token_hex(8)
-        self.log = log
-        self._lock = threading.RLock()
-        self._providers: dict[str, Provider] = {}
-        self._content: Content | None = None
-        self._reuse: ReuseFile | None = None
-        self._abandoned = False
-
-    @property
-    def reuse_file(self) -> ReuseFile:
-        """The run's reuse file, opened (and locked) on first need."""
-        with self._lock:
-            if self._reuse is None:
-                options = self.options
-                path = reuse_path(
-                    self.matrix.project.dir,
-                    reuse=options.reuse,
-                    reuse_pid=options.reuse_pid,
-                    discard=False,
-                    run_pid=options.run_pid,
-                )
-                self._reuse = ReuseFile.open(path, self.log, shared=options.shared_reuse)
-                if not (options.reuse or options.reuse_pid or options.shared_reuse):
-                    self.log(
-                        f"If killed, discard servers with: spread -reuse-pid={os.getpid()} -discard"
-                    )
-            return self._reuse
-
-    def start(self, job: Job, report: Report) -> _Lane:
-        """A machine for the job's lane, with the project on it and a fresh worker."""
-        reuse = self.reuse_file
-        content = self._packed()
-        found = self._reuse_tracked(job, content)
-        if found is not None:
-            machine, connection = found
-        else:
-            if self.options.reuse and reuse.tracked(job.backend.name, job.system.name):
-                # Spread does not allocate beside tracked machines it could not use.
-                raise SpreadError(f"cannot reuse any tracked {job.lane} machine")
-            machine = self._allocate(job)
-            reuse.add(machine)
-            connection = self._prepared(machine, content)
-
-        def reconnect() -> Connection:
-            return Connection.open(
-                machine.address, machine.username or "root", machine.password, timeout=5
-            )
-
-        runner = ScriptRunner(machine, connection, self.matrix, self.log, reconnect)
-        worker = MachineWorker(runner, report, self.options.run)
-        return _Lane(machine, connection, worker)
-
-    def discard(self, machine: Machine) -> None:
-        """Discard the machine, or keep it recorded for reuse (-reuse)."""
-        with self._lock:
-            if self._abandoned and (self._reuse is None or not self._reuse.holds(machine)):
-                return  # discarded already by abandon()
-        if self.options.reuse:
-            self.log(f"Keeping {machine} at {machine.address}")
-            self.reuse_file.release(machine)
-            return
-        discard_machine(self.provider(machine.backend), machine, self.log)
-        self.reuse_file.remove(machine)
-
-    def abandon(self) -> None:
-        """Discard every machine the run holds at once, whatever its worker is doing."""
-        with self._lock:
-            self._abandoned = True
-            held = self._reuse.held() if self._reuse is not None else []
-        for machine in held:
-            self.discard(machine)
-
-    def close(self) -> None:
-        """Release the content and the reuse file (deleted unless reusing)."""
-        with self._lock:
-            self._abandoned = True  # late discards of abandoned workers are no-ops
-            if self._content is not None:
-                self._content.close()
-                self._content = None
-            if self._reuse is not None:
-                self._reuse.close(delete=not self.options.reuse)
-                self._reuse = None
-
-    def provider(self, backend_name: str) -> Provider:
-        with self._lock:
-            provider = self._providers.get(backend_name)
-            if provider is None:
-                backend = self.matrix.project.backends[backend_name]
-                provider = make_provider(
-                    backend,
-                    self.matrix.project.dir,
-                    self.password,
-                    self.log,
-                    self.options.allocate_timeout,
-                )
-                self._providers[backend_name] = provider
-            return provider
-
-    # -- allocation ------------------------------------------------------------
-
-    def _prepared(self, machine: Machine, content: Content) -> Connection:
-        """Connect to a new machine and send it the project (discarding it on failure)."""
-        try:
-            connection = self._connect(machine)
-            try:
-                self.log(f"Sending project content to {machine}...")
-                send(connection, self.matrix.remote_path, content, _sudo(machine))
-            except (ContentError, RemoteError) as exc:
-                connection.close()
-                raise SpreadError(f"cannot send project content to {machine}: {exc}") from exc
-        except SpreadError:
-            self.discard(machine)
-            raise
-        return connection
-
-    def _reuse_tracked(self, job: Job, content: Content) -> tuple[Machine, Connection] | None:
-        """A machine a previous run left for this lane, connected and with the project."""
-        if not (self.options.reuse or self.options.reuse_pid):
-            return None
-        while (machine := self.reuse_file.reserve(job.backend.name, job.system.name)) is not None:
-            self.log(f"Reusing {machine}...")
-            try:
-                connection = Connection.open(
-                    machine.address, machine.username or "root", machine.password
-                )
-                self._refresh_content(machine, connection, content)
-            except (RemoteError, ContentError) as exc:
-                if self.options.reuse:
-                    self.log(f"Cannot reuse {machine.system} at {machine.address}: {exc}")
-                else:
-                    self.log(f"Discarding {machine}: {exc}")
-                    self.discard(machine)
-                continue
-            return machine, connection
-        return None
-
-    def _refresh_content(self, machine: Machine, connection: Connection, content: Content) -> None:
-        path, sudo = self.matrix.remote_path, _sudo(machine)
-        if self.options.resend:
-            self.log(f"Removing project data from {machine} at {path}...")
-            result = connection.run(("sudo -i " if sudo else "") + f'rm -rf "{path}"')
-            if result.status != 0:
-                self.log(f"Cannot remove project data from {machine}: {result.text.strip()}")
-        if not is_empty(connection, path, sudo):
-            self.log(f"Reusing project data on {machine}...")
-            return
-        self.log(f"Sending project content to {machine}...")
-        send(connection, path, content, sudo)
-
-    def _packed(self) -> Content:
-        with self._lock:
-            if self._content is None:
-                self._content = pack(self.matrix, self.backends, self.log)
-                size = describe_size(self._content.size)
-                self.log(f"Project content is packed for delivery ({size}).")
-            return self._content
-
-    def _allocate(self, job: Job) -> Machine:
-        try:
-            provider = self.provider(job.backend.name)
-        except AllocationError as exc:
-            raise SpreadError(f"cannot allocate {job.lane}: {exc}") from None
-        username, password = self.matrix.credentials.get(job.lane, ("", ""))
-        password = password or self.password
-        self.log(f"Allocating {job.lane}...")
-        deadline = time.monotonic() + self.options.allocate_timeout
-        last_error = ""
-        while True:
-            try:
-                machine = provider.allocate(job.system, username, password)
-            except AllocationError as exc:
-                if str(exc) != last_error:
-                    self.log(f"Cannot allocate {job.lane}: {exc}")
-                    last_error = str(exc)
-                if exc.fatal or time.monotonic() >= deadline:
-                    raise SpreadError(f"cannot allocate {job.lane}: {exc}") from None
-                time.sleep(min(5.0, max(deadline - time.monotonic(), 0)))
-                continue
-            self.log(f"Allocated {machine}.")
-            return machine
-
-    def _connect(self, machine: Machine) -> Connection:
-        self.log(f"Connecting to {machine}...")
-        deadline = time.monotonic() + self.options.connect_timeout
-        while True:
-            try:
-                connection = Connection.open(
-                    machine.address, machine.username or "root", machine.password
-                )
-            except RemoteError as exc:
-                if time.monotonic() >= deadline:
-                    self.log(f"Discarding {machine}, cannot connect: {exc}")
-                    raise
-                time.sleep(0.2)
-                continue
-            self.log(f"Connected to {machine} at {machine.address}.")
-            return connection
 
 
 class MachinePool:
@@ -275,7 +26,7 @@ class MachinePool:
         self.source = source
         self.log = source.log
         self.report = report if report is not None else Report()
-        self._lanes: dict[str, _Lane] = {}
+        self._lanes: dict[str, Lane] = {}
         self._failed_lanes: dict[str, str] = {}
         self._replacements: dict[str, int] = {}
 
@@ -304,7 +55,7 @@ class MachinePool:
         self._lanes[job.lane] = lane
         return lane.worker
 
-    def _replace(self, name: str, lane: _Lane) -> None:
+    def _replace(self, name: str, lane: Lane) -> None:
         """A broken machine: restore and discard it; the lane gets a new one, a few times.
 
         Spread leaves the lane's remaining jobs to its other workers or aborts
@@ -338,29 +89,3 @@ class MachinePool:
         """Restore (unless told not to) and discard every machine; never raises."""
         for name in list(self._lanes):
             self.close_lane(name, restore=restore)
-
-
-def make_provider(
-    backend: Backend, project_dir: Path, password: str, log: Log, wait: float
-) -> Provider:
-    """The provider of a backend's type, imported on first use."""
-    target = PROVIDERS.get(backend.type)
-    if target is None:
-        raise AllocationError(f"the {backend.type} backend is not supported yet", fatal=True)
-    module, _, name = target.partition(":")
-    factory = getattr(importlib.import_module(module), name)
-    provider: Provider = factory(backend, project_dir, password, log, wait=wait)
-    return provider
-
-
-def discard_machine(provider: Provider, machine: Machine, log: Log) -> None:
-    """Discard, logging like Spread; errors are logged, not raised."""
-    log(f"Discarding {machine}...")
-    try:
-        provider.discard(machine)
-    except SpreadError as exc:
-        log(f"Error discarding {machine}: {exc}")
-
-
-def _sudo(machine: Machine) -> bool:
-    return bool(machine.username) and machine.username != "root"

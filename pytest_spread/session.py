@@ -80,7 +80,8 @@ def open_pool(
     config: pytest.Config, matrix: Matrix, backends: list[str], report: Report, total: int
 ) -> MachinePool:
     """The pool for this process, from the command-line options."""
-    from .pool import MachinePool, MachineSource, PoolOptions
+    from .machines import MachineSource, PoolOptions
+    from .pool import MachinePool
     from .run.worker import RunOptions
 
     workerinput = getattr(config, "workerinput", {})

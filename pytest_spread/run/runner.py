@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 
 from ..errors import SpreadError
 from ..interrupts import FIRST_MESSAGE, Interrupts, discarding
-from ..pool import MachinePool, MachineSource, PoolOptions, discard_machine, make_provider
+from ..machines import MachineSource, PoolOptions, discard_machine, make_provider
+from ..pool import MachinePool
 from ..project.matrix import Job, Matrix
 from ..project.order import NO_HINTS, Hints, LaneBoard, by_lane
 from ..reuse import ReuseFile, reuse_path

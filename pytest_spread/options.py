@@ -1,0 +1,121 @@
+"""The command-line options of `pytest --spread` (Spread's flags, pytest-style)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Add the spread group of options."""
+    group = parser.getgroup("spread", "Spread full-system tests")
+    group.addoption(
+        "--spread",
+        action="store_true",
+        default=False,
+        help="collect the jobs of the Spread project (spread.yaml) as tests",
+    )
+    group.addoption(
+        "--spread-project",
+        metavar="PATH",
+        default=None,
+        help="spread.yaml, or a directory to look for it from "
+        "(default: the first argument, else the current directory)",
+    )
+    group.addoption(
+        "--spread-filter",
+        metavar="EXPR",
+        action="append",
+        default=[],
+        help="select jobs with Spread's filter syntax (repeatable; any may match), "
+        "e.g. lxd:ubuntu-22.04: or tests/main/",
+    )
+    group.addoption(
+        "--spread-strict",
+        action="store_true",
+        default=False,
+        help="treat keys Spread ignores (unknown fields) as errors",
+    )
+    group.addoption(
+        "--spread-password",
+        metavar="PASSWORD",
+        default="",
+        help="the machines' root password (default: random); Spread's -pass",
+    )
+    group.addoption(
+        "--spread-repeat",
+        metavar="N",
+        type=int,
+        default=0,
+        help="repeat each task N more times (Spread's -repeat)",
+    )
+    group.addoption(
+        "--spread-restore",
+        action="store_true",
+        default=False,
+        help="run only the restore scripts (Spread's -restore)",
+    )
+    group.addoption(
+        "--spread-abend",
+        action="store_true",
+        default=False,
+        help="stop at the first failure without restoring (Spread's -abend)",
+    )
+    group.addoption(
+        "--spread-reuse",
+        action="store_true",
+        default=False,
+        help="keep the machines instead of discarding them (Spread's -reuse)",
+    )
+    group.addoption(
+        "--spread-reuse-pid",
+        metavar="PID",
+        type=int,
+        default=0,
+        help="use (then discard) the machines a crashed run recorded (Spread's -reuse-pid)",
+    )
+    group.addoption(
+        "--spread-resend",
+        action="store_true",
+        default=False,
+        help="send the project again to reused machines (Spread's -resend)",
+    )
+    group.addoption(
+        "--spread-allocate-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=300.0,
+        help="how long to retry allocating a machine (Spread: 5 minutes)",
+    )
+    group.addoption(
+        "--spread-seed",
+        metavar="N",
+        default="0",
+        help="run each lane's jobs in the order seed N gives (Spread's -seed); 'random' "
+        "picks one and prints it; 0 keeps the collection order",
+    )
+    group.addoption(
+        "--spread-max-workers",
+        metavar="N",
+        type=int,
+        default=64,
+        help="the most xdist nodes -n auto starts (default: 64)",
+    )
+    group.addoption(
+        "--spread-connect-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="how long to retry connecting to a new machine (Spread: 1 minute)",
+    )
+    group.addoption(
+        "--spread-artifacts",
+        metavar="DIR",
+        default=None,
+        help="fetch task artifacts into DIR/<job name>/ (Spread's -artifacts)",
+    )
+    group.addoption(
+        "--spread-log",
+        action="store_true",
+        default=False,
+        help="print Spread's progress messages on stdout, as the spread command",
+    )
