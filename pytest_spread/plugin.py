@@ -117,12 +117,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.interrupts.__exit__(None, None, None)
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist controller: the nodes share the run's reuse file and password."""
     if STATE in node.config.stash:
         node.workerinput.update(node_input(node.config))
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: object, error: object) -> None:
     """xdist controller: add a worker's report to the run's report; clean up after crashes."""
     output = getattr(node, "workeroutput", None) or {}
@@ -151,6 +153,7 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """Place jobs on xdist nodes by lane, as Spread places them on machines."""
     if STATE not in config.stash:
@@ -162,6 +165,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     return LaneScheduling(matrix, seed=seed, log=log, hints=hints_for(config))
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto`: one node per machine Spread would use, at most --spread-max-workers."""
     if not config.getoption("spread"):

@@ -58,6 +58,12 @@ def test_items_are_jobs_in_spread_order(spread_project):
     result.stdout.fnmatch_lines(["9 tests collected*"])
 
 
+def test_works_without_xdist(spread_project):
+    result = spread_project.runpytest("-p", "no:xdist", "--spread", "--collect-only", "-q")
+    assert result.ret == 0
+    assert len(collected(result)) == 9
+
+
 def test_without_the_option_nothing_is_collected(spread_project):
     result = spread_project.runpytest("--collect-only", "-q")
     assert collected(result) == []
