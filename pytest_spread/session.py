@@ -130,7 +130,7 @@ class RunRecorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """After xdist took its nodes down: discard what lost nodes left."""
         matrix = self.config.stash.get(CONTROLLER_MATRIX, None)
-        if matrix is not None and self.state.ran:
+        if matrix is not None:
             from .controller import discard_orphans
 
             with discarding(hurry=self.state.interrupts.hurry):
