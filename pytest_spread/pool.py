@@ -15,6 +15,10 @@ from .run.worker import MachineWorker
 MAX_REPLACEMENTS = 2  # new machines a lane may get after breaking one
 
 
+class NoMachine(SpreadError):
+    """The worker has no machine for the lane, and will get none."""
+
+
 class MachinePool:
     """One worker's machines: one lane (backend:system) at a time, allocated on first need.
 
@@ -31,10 +35,19 @@ class MachinePool:
         self._replacements: dict[str, int] = {}
 
     def worker_for(self, job: Job) -> MachineWorker:
+        """`machine_for`, with a job that gets no machine aborted (recorded in the report)."""
+        try:
+            return self.machine_for(job)
+        except NoMachine as exc:
+            self.report.aborted += 1
+            raise JobAborted(str(exc)) from None
+
+    def machine_for(self, job: Job) -> MachineWorker:
         """The worker of the job's lane, allocating its machine first if needed.
 
         A job of another lane means the previous lane is done for this worker
         (one lane at a time, see scheduling.py): its machine goes first.
+        NoMachine when the lane has none and will get none.
         """
         lane = self._lanes.get(job.lane)
         if lane is not None:
@@ -44,14 +57,12 @@ class MachinePool:
         for other in list(self._lanes):
             self.close_lane(other)
         if job.lane in self._failed_lanes:
-            self.report.aborted += 1
-            raise JobAborted(self._failed_lanes[job.lane])
+            raise NoMachine(self._failed_lanes[job.lane])
         try:
             lane = self.source.start(job, self.report)
         except SpreadError as exc:
             self._failed_lanes[job.lane] = str(exc)
-            self.report.aborted += 1
-            raise JobAborted(str(exc)) from None
+            raise NoMachine(str(exc)) from None
         self._lanes[job.lane] = lane
         return lane.worker
 

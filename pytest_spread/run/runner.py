@@ -13,12 +13,13 @@ from collections.abc import Callable, Sequence
 from ..errors import SpreadError
 from ..interrupts import FIRST_MESSAGE, Interrupts, discarding
 from ..machines import MachineSource, PoolOptions, discard_machine, make_provider
-from ..pool import MachinePool
+from ..pool import MachinePool, NoMachine
 from ..project.matrix import Job, Matrix
 from ..project.order import NO_HINTS, Hints, LaneBoard, by_lane
 from ..reuse import ReuseFile, reuse_path
 from .outcomes import LIFECYCLE_OUTCOMES
 from .report import Report
+from .worker import MachineWorker
 
 
 def run_jobs(
@@ -51,8 +52,17 @@ def run_jobs(
                     job = board.take(worker)
                 if job is None:
                     break
-                start = _run_one(pool, job)
-                if timings is not None and start is not None:
+                try:
+                    machine = pool.machine_for(job)
+                except NoMachine:
+                    # As in Spread, a worker without a machine stops (the error is
+                    # logged); its job stays queued for the lane's other workers.
+                    with lock:
+                        board.requeue(worker[0], [job])
+                    break
+                start = time.monotonic()
+                _run_phases(machine, job)
+                if timings is not None:
                     timings[job.name] = (start, time.monotonic())
         finally:
             pool.close(restore=not interrupts.hurried)
@@ -80,13 +90,8 @@ def run_jobs(
     return report
 
 
-def _run_one(pool: MachinePool, job: Job) -> float | None:
-    """Run the job's phases; when they started (after its machine was ready), if they did."""
-    try:
-        worker = pool.worker_for(job)
-    except LIFECYCLE_OUTCOMES:
-        return None  # recorded in the report and logged by the pool
-    start = time.monotonic()
+def _run_phases(worker: MachineWorker, job: Job) -> None:
+    """Prepare, execute and restore, as a pytest item's setup, call and teardown."""
     try:
         worker.prepare(job)
         worker.execute(job)
@@ -97,7 +102,6 @@ def _run_one(pool: MachinePool, job: Job) -> float | None:
             worker.restore(job)
         except LIFECYCLE_OUTCOMES:
             pass
-    return start
 
 
 def discard_tracked(

@@ -19,11 +19,13 @@ def sandbox_project(
     extra: str = "",
     systems: str = "[sandbox-one]",
     suites: str = "{tests/: {summary: s}}",
+    guard: str = "true",
 ) -> tuple[Path, Path]:
     """A project whose adhoc backend starts sandbox machines, logging each allocation.
 
     On discard, the lines the machine wrote to /root/visits are added to
     `visits.log` in `tmp_path`, each prefixed with the machine's address.
+    `guard` runs first in the allocate script (to refuse some allocations).
     """
     allocated, discarded = tmp_path / "allocated.log", tmp_path / "discarded.log"
     visits = tmp_path / "visits.log"
@@ -39,6 +41,7 @@ def sandbox_project(
             local:
                 type: adhoc
                 allocate: |
+                    {guard}
                     echo "$SPREAD_SYSTEM" >> {allocated}
                     address="$({python} -m pytest_spread.sandbox start "$SPREAD_PASSWORD")"
                     echo "$address" >> {tmp_path}/addresses.log

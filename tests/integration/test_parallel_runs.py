@@ -163,6 +163,23 @@ def running_on_two_machines(pytester, tmp_path, tasks: int, sleep: float):
     return allocated, discarded, process
 
 
+def test_a_worker_without_a_machine_leaves_its_jobs_to_the_others(pytester, tmp_path):
+    allocated, discarded = sandbox_project(
+        pytester,
+        tmp_path,
+        systems="[{sandbox-one: {workers: 2}}]",
+        suites=VISITS,
+        guard=f'mkdir {tmp_path}/first 2>/dev/null || FATAL "no more machines"',
+    )
+    two_suites(pytester, tasks=3)
+    result = pytester.run(sys.executable, "-m", "pytest_spread", "-seed=1")
+    result.stdout.fnmatch_lines(["*Cannot allocate local:sandbox-one: no more machines"])
+    result.stdout.fnmatch_lines(["*Successful tasks: 6", "*Aborted tasks: 0"])
+    assert result.ret == 0
+    assert allocated.read_text().split() == ["sandbox-one"]
+    assert discarded.read_text().split() == ["sandbox-one"]
+
+
 def test_sigint_under_xdist_finishes_running_jobs_then_discards(pytester, tmp_path):
     allocated, discarded, process = running_on_two_machines(pytester, tmp_path, 3, sleep=2)
     os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the terminal
