@@ -53,19 +53,8 @@ def list_jobs(options: SpreadOptions) -> int:
     return 0
 
 
-UNSUPPORTED = (
-    ("debug", "-debug"),
-    ("shell", "-shell"),
-    ("shell_before", "-shell-before"),
-    ("shell_after", "-shell-after"),
-)
-
-
 def run_jobs(options: SpreadOptions) -> int:
     """Run the selected jobs, printing Spread's log and final report."""
-    for field, flag in UNSUPPORTED:
-        if getattr(options, field):
-            return _fail(f"{flag} is not supported yet")
     project = load_project()
     for warning in summarize_warnings(project.warnings):
         print(f"warning: {warning}", file=sys.stderr)
@@ -73,6 +62,7 @@ def run_jobs(options: SpreadOptions) -> int:
     jobs = select_jobs(matrix.jobs, options.filters)
     from .machines import PoolOptions
     from .run import runner
+    from .run.shell import ShellModes
     from .run.worker import RunOptions
 
     print_log_to_stdout(
@@ -95,6 +85,12 @@ def run_jobs(options: SpreadOptions) -> int:
             repeat=options.repeat,
             total=len(jobs),
             artifacts=Path(options.artifacts).absolute() if options.artifacts else None,
+            shells=ShellModes(
+                debug=options.debug,
+                shell=options.shell,
+                shell_before=options.shell_before,
+                shell_after=options.shell_after,
+            ),
         ),
     )
     if options.gc:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 LOGGER = logging.getLogger("pytest_spread")
 VERBOSE = 15  # Spread's -v messages: between INFO (always shown) and DEBUG (-vv)
@@ -34,9 +37,39 @@ class SpreadLogFormatter(logging.Formatter):
         return f"{stamp} {record.getMessage()}"
 
 
+_GATE = threading.Lock()
+_held: list[tuple[logging.Handler, logging.LogRecord]] | None = None
+
+
+class _HoldingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes messages, or keeps them while an interactive shell has the terminal."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with _GATE:
+            if _held is not None:
+                _held.append((self, record))
+                return
+        super().emit(record)
+
+
+@contextmanager
+def held_messages() -> Iterator[None]:
+    """Keep Spread's printed messages back until the block ends, then print them."""
+    global _held
+    with _GATE:
+        _held = []
+    try:
+        yield
+    finally:
+        with _GATE:
+            held, _held = _held or [], None
+        for handler, record in held:
+            handler.emit(record)
+
+
 def print_log_to_stdout(level: int = logging.INFO) -> logging.Handler:
     """Show Spread's messages on stdout as the `spread` command does."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _HoldingHandler(sys.stdout)
     handler.setFormatter(SpreadLogFormatter())
     LOGGER.addHandler(handler)
     LOGGER.setLevel(level)

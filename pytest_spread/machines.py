@@ -109,7 +109,9 @@ class MachineSource:
                 machine.address, machine.username or "root", machine.password, timeout=5
             )
 
-        runner = ScriptRunner(machine, connection, self.matrix, self.log, reconnect)
+        runner = ScriptRunner(
+            machine, connection, self.matrix, self.log, reconnect, self.options.run.shells
+        )
         worker = MachineWorker(runner, report, self.options.run)
         return Lane(machine, connection, worker)
 

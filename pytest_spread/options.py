@@ -4,6 +4,41 @@ from __future__ import annotations
 
 import pytest
 
+SHELL_OPTIONS = {
+    "debug": "after any failing script",
+    "shell": "instead of each execute",
+    "shell-before": "before each execute",
+    "shell-after": "after each execute, and after failures",
+}
+
+
+def check_shell_options(config: pytest.Config) -> None:
+    """Shells need the terminal, and exclude each other as Spread's flags do."""
+    chosen = [
+        name for name in SHELL_OPTIONS if config.getoption("spread_" + name.replace("-", "_"))
+    ]
+    if not chosen:
+        return
+    exclusive = [
+        config.getoption("spread_debug"),
+        config.getoption("spread_shell"),
+        config.getoption("spread_shell_before") or config.getoption("spread_shell_after"),
+        config.getoption("spread_abend"),
+        config.getoption("spread_restore"),
+    ]
+    if sum(map(bool, exclusive)) > 1:
+        raise pytest.UsageError(
+            "cannot have more than one of --spread-debug, --spread-shell, "
+            "--spread-shell-before/after, --spread-abend, and --spread-restore"
+        )
+    if config.getoption("capture") != "no" or config.getoption("numprocesses", None):
+        flags = ", ".join(f"--spread-{name}" for name in chosen)
+        raise pytest.UsageError(f"{flags} needs the terminal: add -s and -n0")
+
+
+def _dest(name: str) -> str:
+    return "spread_" + name.replace("-", "_")
+
 
 def add_options(parser: pytest.Parser) -> None:
     """Add the spread group of options."""
@@ -60,6 +95,14 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="stop at the first failure without restoring (Spread's -abend)",
     )
+    for name, what in SHELL_OPTIONS.items():
+        group.addoption(
+            f"--spread-{name}",
+            action="store_true",
+            default=False,
+            help=f"open an interactive shell on the machine {what} (Spread's -{name}; "
+            "needs -s and -n0)",
+        )
     group.addoption(
         "--spread-reuse",
         action="store_true",

@@ -16,7 +16,7 @@ from .controller import announce, discard_orphans, node_input
 from .errors import ProjectError, SpreadError
 from .interrupts import FIRST_MESSAGE, Interrupts
 from .log import log, print_log_to_stdout
-from .options import add_options
+from .options import add_options, check_shell_options
 from .project.filters import compile_filters, drop_manual, matches_any
 from .project.loader import load_project
 from .project.matrix import Job, Matrix, build_matrix
@@ -47,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "-m \"spread(backend='lxd')\"",
     )
     if config.getoption("spread"):
+        check_shell_options(config)
         state = config.stash[STATE] = SpreadState()
         if not hasattr(config, "workerinput"):
             config.pluginmanager.register(RunRecorder(config, state), "spread-recorder")

@@ -117,6 +117,16 @@ class Connection:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise RemoteError(f"connection to {self.address} lost: {_reason(exc)}") from exc
 
+    def open_pty_session(self, command: str, term: str, columns: int, lines: int) -> Any:
+        """A new session running `command` on a PTY (for interactive shells)."""
+        try:
+            channel = self._transport.open_session(timeout=10)
+            channel.get_pty(term=term, width=columns, height=lines)
+            channel.exec_command(command)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise RemoteError(f"connection to {self.address} lost: {_reason(exc)}") from exc
+        return channel
+
 
 def _authenticate(transport: Any, username: str, password: str) -> None:
     try:

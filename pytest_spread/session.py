@@ -82,6 +82,7 @@ def open_pool(
     """The pool for this process, from the command-line options."""
     from .machines import MachineSource, PoolOptions
     from .pool import MachinePool
+    from .run.shell import ShellModes
     from .run.worker import RunOptions
 
     workerinput = getattr(config, "workerinput", {})
@@ -97,6 +98,12 @@ def open_pool(
         run=RunOptions(
             restore_only=config.getoption("spread_restore"),
             abend=config.getoption("spread_abend"),
+            shells=ShellModes(
+                debug=config.getoption("spread_debug"),
+                shell=config.getoption("spread_shell"),
+                shell_before=config.getoption("spread_shell_before"),
+                shell_after=config.getoption("spread_shell_after"),
+            ),
             repeat=config.getoption("spread_repeat"),
             total=total,
             artifacts=_path_option(config, "spread_artifacts"),

@@ -7,14 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..backends.base import Machine
+from ..errors import SpreadError
 from ..log import debug
 from ..project.environment import job_environment
 from ..project.matrix import Job, Matrix
 from ..remote import Connection, RemoteError
 from . import scripts
+from .shell import ShellModes, run_shell
 from .timeouts import Limits
 
 MAX_REBOOTS = 10
+NO_SHELLS = ShellModes()
 VERBS = {
     "prepare": ("Preparing", "preparing"),
     "execute": ("Executing", "executing"),
@@ -58,12 +61,14 @@ class ScriptRunner:
         matrix: Matrix,
         log: Log,
         reconnect: Callable[[], Connection],
+        shells: ShellModes = NO_SHELLS,
     ) -> None:
         self.machine = machine
         self.connection = connection
         self.matrix = matrix
         self.log = log
         self.reconnect = reconnect
+        self.shells = shells
         self.sudo = bool(machine.username) and machine.username != "root"
 
     def run(self, step: Step) -> str:
@@ -73,14 +78,38 @@ class ScriptRunner:
         present, gerund = VERBS[step.verb]
         where = f"{step.context} ({self.machine.label})"
         self.log(f"{present} {where}{step.progress}...")
+        shells, executing = self.shells, step.verb == "execute"
+        if executing and (shells.shell or shells.shell_before):
+            self._shell(step, f"Starting shell instead of executing {step.job.name}...")
+            if shells.shell:
+                return ""  # the shell replaces the execute, which counts as a success
         try:
-            return self._run_with_reboots(step)
+            output = self._run_with_reboots(step)
         except ScriptFailed as failure:
             failure.line = f"Error {gerund} {where} : {failure}"
             self.log(failure.line)
             if step.debug.strip():
                 self._debug(step, where)
+            if shells.debug or shells.shell_after:
+                self._shell(step, "Starting shell to debug...")
             raise
+        if executing and shells.shell_after:
+            self._shell(step, f"Starting shell after executing {step.job.name}...")
+        return output
+
+    def _shell(self, step: Step, announce: str) -> None:
+        """An interactive shell where the step's script runs, with its environment."""
+        self.log(announce)
+        program = scripts.remote_shell_script(
+            env=job_environment(step.job, self.matrix),
+            directory=step.directory,
+            sudo_user=self.sudo,
+        )
+        try:
+            run_shell(self.connection, scripts.remote_shell_command(program, self.sudo))
+        except SpreadError as exc:
+            self.log(f"Error running debug shell: {exc}")
+        self.log("Continuing...")
 
     def _debug(self, step: Step, where: str) -> None:
         debug = Step("debug", step.context, step.job, step.debug, step.directory, step.limits)

@@ -15,7 +15,7 @@ machine, jobs a1, a2 of suite a/ then b1 of b/:
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..project.matrix import Job
@@ -31,6 +31,7 @@ from .outcomes import (
     TaskRestoreFailed,
 )
 from .report import Report
+from .shell import ShellModes
 from .timeouts import limits
 
 
@@ -43,6 +44,7 @@ class RunOptions:
     repeat: int = 0
     total: int = 0  # selected jobs, for "(n/total)"
     artifacts: Path | None = None  # where to fetch task artifacts (Spread's -artifacts)
+    shells: ShellModes = field(default_factory=ShellModes)  # -debug, -shell...
 
 
 @dataclass
