@@ -44,12 +44,17 @@ def two_suites(pytester, tasks: int = 3, sleep: float = 0) -> None:
     )
 
 
-def visits_by_machine(tmp_path: Path) -> dict[str, list[str]]:
-    """What each machine logged, in order: 'prepare one', 'task one/', 'restore one'..."""
+def visits_by_machine(tmp_path: Path, kind: str = "") -> dict[str, list[str]]:
+    """What each machine logged, in order: 'prepare one', 'task one/', 'restore one'...
+
+    Lines starting with `span` (a task's start and end times) are left out,
+    unless `kind` is "span": then they are all there is.
+    """
     machines: dict[str, list[str]] = defaultdict(list)
     for line in (tmp_path / "visits.log").read_text().splitlines():
         address, _, event = line.partition(" ")
-        machines[address].append(event.rstrip("/"))
+        if event.startswith("span") == (kind == "span"):
+            machines[address].append(event.rstrip("/"))
     return machines
 
 
@@ -136,7 +141,8 @@ def test_the_spread_command_runs_the_workers_at_once(pytester, tmp_path):
         {
             f"{suite}/t{n}": "summary: t\nexecute: |\n"
             "    echo task $SPREAD_SUITE >> /root/visits\n"
-            "    date +%s.%N >> /root/times\n    sleep 0.5\n    date +%s.%N >> /root/times\n"
+            "    start=$(date +%s.%N); sleep 0.5\n"
+            '    echo "span $start $(date +%s.%N)" >> /root/visits\n'
             for suite in ("one", "two")
             for n in range(2)
         },
@@ -150,6 +156,13 @@ def test_the_spread_command_runs_the_workers_at_once(pytester, tmp_path):
     machines = visits_by_machine(tmp_path)
     assert len(machines) == 3
     assert_suite_visits(machines, tasks=8)
+    # The three machines worked at the same time: every machine's first task
+    # started before any machine's last task ended.
+    spans = [
+        [tuple(map(float, event.split()[1:])) for event in events]
+        for events in visits_by_machine(tmp_path, "span").values()
+    ]
+    assert max(machine[0][0] for machine in spans) < min(machine[-1][1] for machine in spans)
 
 
 def running_on_two_machines(pytester, tmp_path, tasks: int, sleep: float):
