@@ -55,32 +55,48 @@ def run_local(
         process.stdin.close()
     except BrokenPipeError:
         pass
-    late = scripts.LateOutput()
-    deadline = limits.kill
-    elapsed = 0.0
-    killed = False
-    while True:
-        step = min(limits.warn, deadline - elapsed)
-        try:
-            process.wait(timeout=max(step, 0.001))
-            break
-        except subprocess.TimeoutExpired:
-            elapsed += step
-        if elapsed >= deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            killed = True
-            break
-        warn(
-            f"WARNING: {label} running late. "
-            + late.message(b"".join(chunks).decode("utf-8", "replace"))
-        )
+    try:
+        killed = _wait(process, limits, label, warn, chunks)
+    except BaseException:  # interrupted (a second Ctrl-C): the script must not live on
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        reader.join(1)
+        process.stdout.close()
+        raise
     reader.join()
     process.stdout.close()
     output = b"".join(chunks).decode("utf-8", "replace")
     if killed:
         output += "\n<kill-timeout reached>"
     return LocalResult(process.returncode, output, killed)
+
+
+def _wait(
+    process: subprocess.Popen[bytes],
+    limits: Limits,
+    label: str,
+    warn: Callable[[str], None],
+    chunks: list[bytes],
+) -> bool:
+    """Wait for the script, warning when late; True when it was killed at its kill-timeout."""
+    late = scripts.LateOutput()
+    deadline = limits.kill
+    elapsed = 0.0
+    while True:
+        step = min(limits.warn, deadline - elapsed)
+        try:
+            process.wait(timeout=max(step, 0.001))
+            return False
+        except subprocess.TimeoutExpired:
+            elapsed += step
+        if elapsed >= deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return True
+        warn(
+            f"WARNING: {label} running late. "
+            + late.message(b"".join(chunks).decode("utf-8", "replace"))
+        )
 
 
 def _read_all(stream: object, chunks: list[bytes]) -> None:

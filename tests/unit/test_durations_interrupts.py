@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +50,23 @@ def test_while_discarding_sigint_only_hurries():
     with discarding(hurry=interrupts.hurry):
         os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt
     assert interrupts.hurried
+
+
+def test_an_interrupted_local_script_is_killed_with_its_children(tmp_path):
+    from pytest_spread.run.local import run_local
+    from pytest_spread.run.timeouts import limits
+
+    pids = tmp_path / "pids"
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_local(
+            f"sleep 30 & echo $$ $! > {pids}; wait",
+            env=[],
+            cwd=tmp_path,
+            limits=limits([]),
+            label="local script",
+            warn=print,
+        )
+    for pid in map(int, pids.read_text().split()):
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
