@@ -12,13 +12,11 @@ SHELL_OPTIONS = {
 }
 
 
-def check_shell_options(config: pytest.Config) -> None:
-    """Shells need the terminal, and exclude each other as Spread's flags do."""
-    chosen = [
-        name for name in SHELL_OPTIONS if config.getoption("spread_" + name.replace("-", "_"))
-    ]
+def check_shell_options(config: pytest.Config) -> bool:
+    """True when shells were asked for; they need the terminal and exclude each other."""
+    chosen = [name for name in SHELL_OPTIONS if config.getoption(_dest(name))]
     if not chosen:
-        return
+        return False
     exclusive = [
         config.getoption("spread_debug"),
         config.getoption("spread_shell"),
@@ -34,6 +32,7 @@ def check_shell_options(config: pytest.Config) -> None:
     if config.getoption("capture") != "no" or config.getoption("numprocesses", None):
         flags = ", ".join(f"--spread-{name}" for name in chosen)
         raise pytest.UsageError(f"{flags} needs the terminal: add -s and -n0")
+    return True
 
 
 def _dest(name: str) -> str:

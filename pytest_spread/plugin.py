@@ -47,12 +47,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "-m \"spread(backend='lxd')\"",
     )
     if config.getoption("spread"):
-        check_shell_options(config)
+        interactive = check_shell_options(config)
         state = config.stash[STATE] = SpreadState()
         if not hasattr(config, "workerinput"):
             config.pluginmanager.register(RunRecorder(config, state), "spread-recorder")
-        if config.getoption("spread_log"):
-            print_log_to_stdout()
+        if config.getoption("spread_log") or interactive:
+            print_log_to_stdout()  # with shells, say which job the shell is for
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -140,6 +140,8 @@ PYTEST = ("-m", "pytest", "--spread", "-p", "no:cacheprovider")
 
 def test_under_pytest_debug_opens_a_shell_at_the_failure(project, machine):
     terminal = Terminal(project, "-s", "-n0", "--spread-debug", command=PYTEST)
+    terminal.wait_for(b"Error executing adhoc:ubuntu-24.04:tests/a")  # Spread's messages show
+    terminal.wait_for(b"Starting shell to debug...")
     terminal.wait_for(PROMPT)
     terminal.type("ls /root > /root/looked; exit\n")
     out = terminal.finish()
