@@ -104,7 +104,8 @@ def run_jobs(options: SpreadOptions) -> int:
 
     cache = durations.cache_file(project.dir)
     timings: dict[str, tuple[float, float]] = {}
-    hints = Hints(durations=durations.load(cache))
+    # An explicit -seed reproduces an order exactly: known durations are left aside then.
+    hints = Hints(durations={} if options.seed else durations.load(cache))
     try:
         report = runner.run_jobs(matrix, jobs, pool_options, seed, log, hints, timings)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import durations
 from .errors import display_path
 from .project.matrix import Job
 from .run.outcomes import LIFECYCLE_OUTCOMES
@@ -61,8 +63,13 @@ class SpreadItem(pytest.Item):
             ("sample", str(job.sample)),
         ]
         with _as_pytest_outcome():
+            start = time.perf_counter()
             self._worker = pool_for(self.config).worker_for(job)
+            # Getting the machine ready (allocating it, or leaving another lane) is not
+            # the job's own time: it is left out of the durations that order later runs.
+            waited = time.perf_counter() - start
             self.user_properties.append(("machine", self._worker.runner.machine.address))
+            self.user_properties.append((durations.MACHINE_SECONDS, f"{waited:.3f}"))
             self._worker.prepare(job)
 
     def runtest(self) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 
 CACHE_KEY = "spread/durations"
+MACHINE_SECONDS = "machine_seconds"  # an item's user property: setup time getting its machine
 CACHE_README = "# Created by pytest automatically.\n*\n"
 
 

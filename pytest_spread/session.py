@@ -127,11 +127,15 @@ class RunRecorder:
         self.state = state
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Add up each job's phase durations."""
+        """Add up each job's phase durations, less the time spent getting its machine."""
         name = report.nodeid.rpartition("::")[2]
         if report.nodeid.endswith(".yaml::" + name):
+            own = report.duration
+            if report.when == "setup":
+                waited = dict(report.user_properties).get(durations.MACHINE_SECONDS, 0)
+                own = max(own - float(str(waited)), 0.0)
             timings = self.state.timings
-            timings[name] = round(timings.get(name, 0.0) + report.duration, 3)
+            timings[name] = round(timings.get(name, 0.0) + own, 3)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -145,7 +149,7 @@ class RunRecorder:
 
 
 def hints_for(config: pytest.Config) -> Hints:
-    """Durations from pytest's cache and, with --ff, the jobs that failed last time."""
+    """Durations from pytest's cache (unless a seed is given) and, with --ff, last failures."""
     cache = getattr(config, "cache", None)
     if cache is None:
         return NO_HINTS
@@ -153,6 +157,8 @@ def hints_for(config: pytest.Config) -> Hints:
     if config.getoption("failedfirst", False):
         failed = cache.get("cache/lastfailed", {})
         first = frozenset(nodeid.rpartition("::")[2] for nodeid in failed)
+    if parse_seed(config):  # an explicit seed reproduces an order exactly
+        return Hints(first=first)
     return Hints(durations=durations.valid(cache.get(durations.CACHE_KEY, {})), first=first)
 
 

@@ -315,7 +315,9 @@ def test_junit_has_job_properties_and_output(pytester, machine, run, nodes):
     (case,) = ElementTree.parse(xml).iter("testcase")
     properties = {p.get("name"): p.get("value") for p in case.iter("property")}
     timings = {name: float(properties.pop(f"{name}_seconds") or "") for name in PHASES}
+    machine_seconds = float(properties.pop("machine_seconds") or "")
     assert timings["setup"] >= 0.2 > timings["call"]  # the task prepare is in setup
+    assert 0 < machine_seconds < timings["setup"]  # the machine was allocated in setup
     assert all(seconds < 30 for seconds in timings.values())
     assert properties == {
         "backend": "adhoc",

@@ -94,15 +94,28 @@ def test_lf_reruns_exactly_the_failed_jobs_and_ff_runs_them_first(pytester, mach
 
 def test_durations_lists_the_slowest_jobs(pytester, machine):
     sleepers(pytester, machine)
-    result = run(pytester, "--durations=2", "-n", "1")
+    result = run(pytester, "--durations=0", "-n", "1")
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(
+    result.stdout.fnmatch_lines(  # (setup lines may come between: allocation time)
         [
-            "*slowest 2 durations*",
+            "*slowest durations*",
             "*call*tests/slow/task.yaml::adhoc:ubuntu-24.04:tests/slow",
             "*call*tests/middle/task.yaml::adhoc:ubuntu-24.04:tests/middle",
         ]
     )
+
+
+def test_recorded_durations_leave_out_the_machine_allocation(pytester, machine):
+    project(pytester, machine, {"tests/a": "summary: t\nexecute: sleep 0.2\n"})
+    pytester.makefile(  # allocating the machine takes a second
+        ".yaml",
+        spread=spread_yaml(machine, project_extra="restore: rm -rf /srv/spread-p\n").replace(
+            f"allocate: ADDRESS {machine.address}", f"allocate: sleep 1; ADDRESS {machine.address}"
+        ),
+    )
+    run(pytester).assert_outcomes(passed=1)
+    (seconds,) = json.loads((pytester.path / CACHE).read_text()).values()
+    assert 0.2 <= seconds < 0.9
 
 
 @pytest.mark.parametrize("nodes", ["0", "1"])
@@ -120,3 +133,11 @@ def test_a_random_seed_is_shown_and_repeats_the_order(pytester, machine, nodes):
     again = run(pytester, f"--spread-seed={seed}", *options)
     assert ran(again) == ran(first)
     assert "Sequence of jobs" not in again.stdout.str()
+
+
+def test_an_explicit_seed_leaves_durations_aside(pytester, machine):
+    sleepers(pytester, machine)
+    run(pytester, "-n", "0").assert_outcomes(passed=3)  # durations now known
+    seeded = run(pytester, "-n", "0", "--spread-seed=1")
+    again = run(pytester, "-n", "0", "--spread-seed=1")
+    assert ran(seeded) == ran(again) != ["slow", "middle", "quick"]
