@@ -122,9 +122,13 @@ def count_items(text: str) -> int:
     return sum(1 for line in text.splitlines() if "::" in line)
 
 
+def spread_command() -> str:
+    """The `spread` script installed beside this Python."""
+    return shutil.which("spread", path=str(Path(PYTHON).parent)) or "spread"
+
+
 def spread_list(project: Path) -> Result:
-    spread = shutil.which("spread", path=str(Path(PYTHON).parent)) or "spread"
-    return measure([spread, "-list"], project, count_jobs)
+    return measure([spread_command(), "-list"], project, count_jobs)
 
 
 def pytest_collect(project: Path) -> Result:
@@ -133,8 +137,7 @@ def pytest_collect(project: Path) -> Result:
 
 
 def spread_run(project: Path) -> Result:
-    spread = shutil.which("spread", path=str(Path(PYTHON).parent)) or "spread"
-    return measure([spread, "-seed=1"], project, count_executed)
+    return measure([spread_command(), "-seed=1"], project, count_executed)
 
 
 def pytest_run(project: Path) -> Result:

@@ -40,8 +40,7 @@ class PoolOptions:
     reuse: bool = False  # keep machines and track them in .spread-reuse.yaml
     reuse_pid: int = 0  # use the machines a crashed run recorded
     resend: bool = False  # send the project again to reused machines
-    run_pid: int = 0  # the run's main process (xdist controller), names the reuse file
-    shared_reuse: bool = False  # several processes (xdist nodes) share the reuse file
+    run_pid: int = 0  # the xdist controller's pid: its nodes share the reuse file it names
     run: RunOptions = field(default_factory=RunOptions)
 
 
@@ -82,8 +81,8 @@ class MachineSource:
                     discard=False,
                     run_pid=options.run_pid,
                 )
-                self._reuse = ReuseFile.open(path, self.log, shared=options.shared_reuse)
-                if not (options.reuse or options.reuse_pid or options.shared_reuse):
+                self._reuse = ReuseFile.open(path, self.log, shared=bool(options.run_pid))
+                if not (options.reuse or options.reuse_pid or options.run_pid):
                     self.log(
                         f"If killed, discard servers with: spread -reuse-pid={os.getpid()} -discard"
                     )

@@ -21,6 +21,7 @@ from .project.filters import compile_filters, drop_manual, matches_any
 from .project.loader import load_project
 from .project.matrix import Job, Matrix, build_matrix
 from .project.model import summarize_warnings
+from .project.order import workers_per_lane
 from .run.report import Report
 from .session import (
     CONTROLLER_MATRIX,
@@ -175,13 +176,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     filters = compile_filters(config.getoption("spread_filter"))
     jobs = [job for job in matrix.jobs if matches_any(filters, job)]
     jobs = drop_manual(jobs, _identity, _selects_explicitly(config))
-    per_lane: dict[str, int] = {}
-    for job in jobs:
-        per_lane[job.lane] = per_lane.get(job.lane, 0) + 1
-    wanted = sum(
-        min(matrix.project.backends[lane.split(":")[0]].systems[lane.split(":")[1]].workers, count)
-        for lane, count in per_lane.items()
-    )
+    wanted = sum(workers_per_lane(jobs).values())
     return max(1, min(wanted, int(config.getoption("spread_max_workers"))))
 
 

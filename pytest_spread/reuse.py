@@ -50,9 +50,6 @@ class ReuseFile:
         self._stream: IO[str] | None = stream
         self._log = log
         self._thread_lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._version = self._written = 0
-        self._latest = ""
 
     @classmethod
     def open(cls, path: Path, log: Callable[[str], None], *, shared: bool = False) -> ReuseFile:
@@ -147,34 +144,19 @@ class ReuseFile:
 
     @contextmanager
     def _update(self) -> Iterator[None]:
-        """Change the record: shared files are locked and read again first.
-
-        Within one process the change is made under a thread lock and then
-        written in a group commit: threads that changed it meanwhile share one
-        write of the newest state (many workers allocate at once).
-        """
-        if self.shared:
-            with self._thread_lock:
-                _lock(self._file, self._log)
-                try:
-                    self._read()
-                    yield
-                    self._write(_dump(self.machines, self.owners))
-                finally:
-                    fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
-            return
+        """Change the record under the thread lock; shared files are locked and read first."""
         with self._thread_lock:
-            yield
-            self._version += 1
-            version = self._version
-            self._latest = _dump(self.machines, self.owners)
-        with self._write_lock:
-            if self._written >= version:
-                return  # a later change's write included this one
-            with self._thread_lock:
-                newest, text = self._version, self._latest
-            self._write(text)
-            self._written = newest
+            if not self.shared:
+                yield
+                self._write(_dump(self.machines, self.owners))
+                return
+            _lock(self._file, self._log)
+            try:
+                self._read()
+                yield
+                self._write(_dump(self.machines, self.owners))
+            finally:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
 
     def _read(self) -> None:
         new = self.path.with_name(self.path.name + ".new")

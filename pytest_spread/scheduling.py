@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .project.matrix import Job, Matrix
-from .project.order import NO_HINTS, Hints, LaneBoard
+from .project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
 
 PENDING_PER_NODE = 2  # an xdist worker runs an item once it knows the next one
 
@@ -121,9 +121,7 @@ class LaneScheduling:
             self.index_of[id(job)] = index
             jobs.append(job)
         self.board = LaneBoard(jobs, self.seed, self.hints)
-        for lane, queue in self.board.queues.items():
-            system = self.matrix.project.backends[lane.split(":")[0]].systems[lane.split(":")[1]]
-            self.workers[lane] = min(system.workers, queue.pending)
+        self.workers = workers_per_lane(jobs)
 
     def _fill(self, node: Any) -> None:
         """Keep two jobs pending on the node; shut it down when it can get no more."""

@@ -87,14 +87,13 @@ def open_pool(
 
     workerinput = getattr(config, "workerinput", {})
     options = PoolOptions(
-        password=config.getoption("spread_password") or "",
+        password=config.getoption("spread_password") or workerinput.get("spread_password", ""),
         allocate_timeout=config.getoption("spread_allocate_timeout"),
         connect_timeout=config.getoption("spread_connect_timeout"),
         reuse=config.getoption("spread_reuse"),
         reuse_pid=config.getoption("spread_reuse_pid"),
         resend=config.getoption("spread_resend"),
         run_pid=workerinput.get("spread_run_pid", 0),
-        shared_reuse="spread_run_pid" in workerinput,
         run=RunOptions(
             restore_only=config.getoption("spread_restore"),
             abend=config.getoption("spread_abend"),
@@ -109,8 +108,6 @@ def open_pool(
             artifacts=_path_option(config, "spread_artifacts"),
         ),
     )
-    if not options.password:
-        options.password = workerinput.get("spread_password", "")
     return MachinePool(MachineSource(matrix, backends, options, log), report)
 
 

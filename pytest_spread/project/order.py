@@ -38,9 +38,9 @@ class LaneQueue:
         queue = list(jobs)
         if seed:
             random.Random(seed).shuffle(queue)
-        if hints.durations:
-            queue = longest_first(queue, hints.durations)
         self._estimate = estimator(queue, hints.durations)
+        if hints.durations:
+            queue.sort(key=lambda job: -self._estimate(job))  # longest first (stable)
         self.work = sum(map(self._estimate, queue))  # estimated seconds left (or jobs)
         self._levels: dict[tuple[bool, int], deque[Job]] = {}
         self._by_suite: dict[tuple[tuple[bool, int], str], deque[Job]] = {}
@@ -121,12 +121,6 @@ def estimator(jobs: Sequence[Job], durations: Mapping[str, float]) -> Callable[[
     return lambda job: durations.get(job.name, average)
 
 
-def longest_first(jobs: list[Job], durations: Mapping[str, float]) -> list[Job]:
-    """The jobs by known duration, longest first (stable); unknown ones count as average."""
-    estimate = estimator(jobs, durations)
-    return sorted(jobs, key=lambda job: -estimate(job))
-
-
 class LaneBoard:
     """The lanes' queues and the workers on them: who takes which job next (spec §6.3).
 
@@ -189,6 +183,14 @@ def by_lane(jobs: Iterable[Job]) -> dict[str, list[Job]]:
     for job in jobs:
         lanes.setdefault(job.lane, []).append(job)
     return lanes
+
+
+def workers_per_lane(jobs: Iterable[Job]) -> dict[str, int]:
+    """How many machines each lane gets: min(the system's workers, its jobs) (spec §6.2)."""
+    return {
+        lane: min(lane_jobs[0].system.workers, len(lane_jobs))
+        for lane, lane_jobs in by_lane(jobs).items()
+    }
 
 
 def lane_sequence(jobs: Sequence[Job], seed: int = 0, hints: Hints = NO_HINTS) -> list[Job]:

@@ -15,7 +15,7 @@ from ..interrupts import FIRST_MESSAGE, Interrupts, discarding
 from ..machines import MachineSource, PoolOptions, discard_machine, make_provider
 from ..pool import MachinePool, NoMachine
 from ..project.matrix import Job, Matrix
-from ..project.order import NO_HINTS, Hints, LaneBoard, by_lane
+from ..project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
 from ..reuse import ReuseFile, reuse_path
 from .outcomes import LIFECYCLE_OUTCOMES
 from .report import Report
@@ -71,8 +71,8 @@ def run_jobs(
                 report.merge(pool.report)
 
     threads = []
-    for lane, lane_jobs in by_lane(jobs).items():
-        for index in range(min(lane_jobs[0].system.workers, len(lane_jobs))):
+    for lane, count in workers_per_lane(jobs).items():
+        for index in range(count):
             board.join((lane, index), lane)
             threads.append(threading.Thread(target=work, args=((lane, index),), daemon=True))
     with interrupts:
@@ -113,12 +113,10 @@ def discard_tracked(
     )
     reuse = ReuseFile.open(path, log)
     try:
-        lanes: dict[str, list[Job]] = {}
-        for job in jobs:
-            lanes.setdefault(job.lane, []).append(job)
-        for lane_jobs in lanes.values():
-            backend, system = lane_jobs[0].backend, lane_jobs[0].system
-            for _ in range(min(system.workers, len(lane_jobs))):
+        any_job = {job.lane: job for job in jobs}  # a lane's jobs share backend and system
+        for lane, count in workers_per_lane(jobs).items():
+            backend, system = any_job[lane].backend, any_job[lane].system
+            for _ in range(count):
                 machine = reuse.reserve(backend.name, system.name)
                 if machine is None:
                     break
