@@ -5,7 +5,7 @@
     python bench/makespan.py --workers 4
 
 400 jobs of `sleep` (varied lengths, 0.02 s to 1 s) on 8 lanes: 8 systems
-of an adhoc backend whose machines are real local ones (pytest_spread.sandbox,
+of an adhoc backend whose machines are real local ones (pytest_spread.backends.sandbox,
 started beforehand and handed out from a pool). Each lane has its own tasks,
 so the lanes' loads differ. `pytest --spread -n W` runs them on W xdist
 workers; each system allows up to 8 machines, so workers that finish a lane
@@ -39,13 +39,13 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from table import print_table  # noqa: E402
 
-from pytest_spread import durations  # noqa: E402
-from pytest_spread.machines import PoolOptions  # noqa: E402
+from pytest_spread.backends.sandbox import Machine, start_machine  # noqa: E402
+from pytest_spread.command.runner import run_jobs  # noqa: E402
+from pytest_spread.machines.source import PoolOptions  # noqa: E402
 from pytest_spread.project.loader import load_project  # noqa: E402
 from pytest_spread.project.matrix import build_matrix  # noqa: E402
 from pytest_spread.project.order import Hints  # noqa: E402
-from pytest_spread.run.runner import run_jobs  # noqa: E402
-from pytest_spread.sandbox import Machine, start_machine  # noqa: E402
+from pytest_spread.run import durations  # noqa: E402
 
 LANES = 8
 JOBS = 400

@@ -28,7 +28,7 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 
 from table import print_table  # noqa: E402
 
-from pytest_spread.sandbox import Machine, start_machine  # noqa: E402
+from pytest_spread.backends.sandbox import Machine, start_machine  # noqa: E402
 
 CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
 PYTHON = sys.executable

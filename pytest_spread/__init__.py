@@ -3,12 +3,12 @@
 The core (`load_project`, `build_matrix`, `select_jobs`) knows nothing of pytest.
 """
 
-from .errors import FilterError, NoJobsError, ProjectError, SpreadError
-from .project.environment import job_environment
-from .project.filters import select_jobs
-from .project.loader import find_project_file, load_project
-from .project.matrix import Job, Matrix, build_matrix
-from .project.model import Backend, Project, Suite, System, Task
+from pytest_spread.errors import FilterError, NoJobsError, ProjectError, SpreadError
+from pytest_spread.project.environment import job_environment
+from pytest_spread.project.filters import select_jobs
+from pytest_spread.project.loader import find_project_file, load_project
+from pytest_spread.project.matrix import Job, Matrix, build_matrix
+from pytest_spread.project.model import Backend, Project, Suite, System, Task
 
 __version__ = "0.1.0"
 

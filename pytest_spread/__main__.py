@@ -1,5 +1,5 @@
 """`python -m pytest_spread` runs the `spread` command."""
 
-from .cli import run
+from pytest_spread.command.cli import run
 
 run()

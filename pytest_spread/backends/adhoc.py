@@ -7,13 +7,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..project.gocompat import go_quote
-from ..project.model import Backend, System
-from ..remote import split_address
-from ..run.local import LocalResult, run_local
-from ..run.scripts import find_address, output_error
-from ..run.timeouts import limits
-from .base import AllocationError, Machine
+from pytest_spread.backends.base import AllocationError, Machine
+from pytest_spread.project.gocompat import go_quote
+from pytest_spread.project.model import Backend, System
+from pytest_spread.transport.local import LocalResult, run_local
+from pytest_spread.transport.scripts import find_address, output_error
+from pytest_spread.transport.ssh import split_address
+from pytest_spread.transport.timeouts import limits
 
 SSH_WAIT = 300.0
 

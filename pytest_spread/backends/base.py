@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import SpreadError
-from ..project.model import Backend, System
+from pytest_spread.errors import SpreadError
+from pytest_spread.project.model import Backend, System
 
 
 class AllocationError(SpreadError):

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-from ..errors import ProjectError
-from .gocompat import GlobSyntaxError, compile_glob, has_glob_meta
+from pytest_spread.errors import ProjectError
+from pytest_spread.project.gocompat import GlobSyntaxError, compile_glob, has_glob_meta
 
 Level = tuple[str, Sequence[str]]  # (context for messages, entries)
 

@@ -6,7 +6,7 @@ Computed on demand (never stored per job), from environments whose
 
 from __future__ import annotations
 
-from .matrix import Job, Matrix
+from pytest_spread.project.matrix import Job, Matrix
 
 
 def job_environment(job: Job, matrix: Matrix) -> list[tuple[str, str]]:

@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from ..errors import FilterError, NoJobsError
-from .gocompat import go_quote
-from .matrix import Job
+from pytest_spread.errors import FilterError, NoJobsError
+from pytest_spread.project.gocompat import go_quote
+from pytest_spread.project.matrix import Job
 
 T = TypeVar("T")
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import HostCommandError
-from .model import Environment
+from pytest_spread.errors import HostCommandError
+from pytest_spread.project.model import Environment
 
 HOST_RE = re.compile(r"\$\(HOST:.+?\)")
 VAR_RE = re.compile(r"\$(?:\{([a-zA-Z_][a-zA-Z0-9_]*)\}|([a-zA-Z_][a-zA-Z0-9_]*))")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ProjectError
-from . import gocompat
-from .model import Backend, Project, ProjectWarning, System
-from .suites import read_suites
-from .yamlread import (
+from pytest_spread.errors import ProjectError
+from pytest_spread.project import gocompat
+from pytest_spread.project.model import Backend, Project, ProjectWarning, System
+from pytest_spread.project.suites import read_suites
+from pytest_spread.project.yamlread import (
     Fields,
     is_null,
     line_of,

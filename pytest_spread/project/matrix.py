@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ProjectError
-from .cascade import cascade
-from .gocompat import clean_path, go_quote
-from .hostenv import HOST_RE, VAR_RE, HostCommands
-from .model import Backend, Environment, Project, Suite, System, Task
+from pytest_spread.errors import ProjectError
+from pytest_spread.project.cascade import cascade
+from pytest_spread.project.gocompat import clean_path, go_quote
+from pytest_spread.project.hostenv import HOST_RE, VAR_RE, HostCommands
+from pytest_spread.project.model import Backend, Environment, Project, Suite, System, Task
 
 
 class Job:

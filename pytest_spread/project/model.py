@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ProjectError
+from pytest_spread.errors import ProjectError
 
 # Keys are shell names, optionally followed by /variant1,variant2.
 ENV_KEY_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*(?:/[a-zA-Z0-9_]+(?:,[a-zA-Z0-9_]+)*)?$")

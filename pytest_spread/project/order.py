@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .matrix import Job
+from pytest_spread.project.matrix import Job
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import ProjectError
-from . import gocompat
-from .model import ProjectWarning, Suite, Task
-from .yamlread import (
+from pytest_spread.errors import ProjectError
+from pytest_spread.project import gocompat
+from pytest_spread.project.model import ProjectWarning, Suite, Task
+from pytest_spread.project.yamlread import (
     Fields,
     parse_file,
     read_cascade_list,

@@ -13,9 +13,16 @@ from typing import TypeVar
 
 import yaml
 
-from ..errors import ProjectError
-from . import gocompat
-from .model import EMPTY_ENV, ENV_KEY_RE, Environment, ProjectWarning, Scripts, Timeouts
+from pytest_spread.errors import ProjectError
+from pytest_spread.project import gocompat
+from pytest_spread.project.model import (
+    EMPTY_ENV,
+    ENV_KEY_RE,
+    Environment,
+    ProjectWarning,
+    Scripts,
+    Timeouts,
+)
 
 try:
     _Loader: type = yaml.CBaseLoader

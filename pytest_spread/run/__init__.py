@@ -1,1 +1,1 @@
-"""Running jobs: scripts, machines' lifecycle, content and reports."""
+"""One machine's lifecycle: scripts of every level, content, artifacts, shells and the report."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ..errors import SpreadError
-from ..project.matrix import Job
-from ..remote import Connection
-from .scripts import output_error
+from pytest_spread.errors import SpreadError
+from pytest_spread.project.matrix import Job
+from pytest_spread.transport.scripts import output_error
+from pytest_spread.transport.ssh import Connection
 
 
 class ArtifactsError(SpreadError):

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ..errors import SpreadError
-from ..project.matrix import Matrix
-from ..remote import Connection
-from .local import run_local
-from .scripts import output_error
-from .timeouts import limits
+from pytest_spread.errors import SpreadError
+from pytest_spread.project.matrix import Matrix
+from pytest_spread.transport.local import run_local
+from pytest_spread.transport.scripts import output_error
+from pytest_spread.transport.ssh import Connection
+from pytest_spread.transport.timeouts import limits
 
 REUSE_PATTERN = ".spread-reuse.*"
 SAMPLE = 4 << 20  # bytes of the archive tried for compressibility

@@ -6,15 +6,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..backends.base import Machine
-from ..errors import SpreadError
-from ..log import debug
-from ..project.environment import job_environment
-from ..project.matrix import Job, Matrix
-from ..remote import Connection, RemoteError
-from . import scripts
-from .shell import ShellModes, run_shell
-from .timeouts import Limits
+from pytest_spread.backends.base import Machine
+from pytest_spread.errors import SpreadError
+from pytest_spread.log import debug
+from pytest_spread.project.environment import job_environment
+from pytest_spread.project.matrix import Job, Matrix
+from pytest_spread.run.shell import ShellModes, run_shell
+from pytest_spread.transport import scripts
+from pytest_spread.transport.ssh import Connection, RemoteError
+from pytest_spread.transport.timeouts import Limits
 
 MAX_REBOOTS = 10
 NO_SHELLS = ShellModes()

@@ -16,9 +16,9 @@ import tty
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import SpreadError
-from ..log import held_messages
-from ..remote import Connection, RemoteError
+from pytest_spread.errors import SpreadError
+from pytest_spread.log import held_messages
+from pytest_spread.transport.ssh import Connection, RemoteError
 
 _ONE_AT_A_TIME = threading.Lock()  # one terminal: shells of parallel workers take turns
 

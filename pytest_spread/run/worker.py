@@ -18,21 +18,22 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..project.matrix import Job
-from ..project.model import Project, Suite
-from ..remote import RemoteError
-from . import artifacts, scripts
-from .execute import ScriptFailed, ScriptRunner, Step
-from .outcomes import (
+from pytest_spread.project.matrix import Job
+from pytest_spread.project.model import Project, Suite
+from pytest_spread.run import artifacts
+from pytest_spread.run.execute import ScriptFailed, ScriptRunner, Step
+from pytest_spread.run.outcomes import (
     ArtifactsFailed,
     JobAborted,
     TaskFailed,
     TaskPrepareFailed,
     TaskRestoreFailed,
 )
-from .report import Report
-from .shell import ShellModes
-from .timeouts import limits
+from pytest_spread.run.report import Report
+from pytest_spread.run.shell import ShellModes
+from pytest_spread.transport import scripts
+from pytest_spread.transport.ssh import RemoteError
+from pytest_spread.transport.timeouts import limits
 
 
 @dataclass

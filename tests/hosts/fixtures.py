@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spread.sandbox import Machine, start_machine
+from pytest_spread.backends.sandbox import Machine, start_machine
 
 MachineFactory = Callable[..., Machine]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pytest_spread.remote import Connection
+from pytest_spread.transport.ssh import Connection
 
 
 def digest(path: str) -> str:

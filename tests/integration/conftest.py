@@ -4,4 +4,4 @@
 # stack's compiled bindings cannot be imported twice, so import them here.
 import paramiko  # noqa: F401
 
-import pytest_spread.machines  # noqa: F401
+import pytest_spread.machines.source  # noqa: F401

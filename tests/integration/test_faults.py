@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pytest_spread.sandbox import free_port
+from pytest_spread.backends.sandbox import free_port
 
 from .test_lifecycle import spread_yaml, write_tasks
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spread.sandbox import STATE_DIR
+from pytest_spread.backends.sandbox import STATE_DIR
 
 from .test_lifecycle import write_tasks
 
@@ -43,13 +43,13 @@ def sandbox_project(
                 allocate: |
                     {guard}
                     echo "$SPREAD_SYSTEM" >> {allocated}
-                    address="$({python} -m pytest_spread.sandbox start "$SPREAD_PASSWORD")"
+                    address="$({python} -m pytest_spread.backends.sandbox start "$SPREAD_PASSWORD")"
                     echo "$address" >> {tmp_path}/addresses.log
                     ADDRESS "$address"
                 discard: |
                     echo "$SPREAD_SYSTEM" >> {discarded}
                     sed "s/^/$SPREAD_SYSTEM_ADDRESS /" {upper}/root/visits >> {visits} || true
-                    {python} -m pytest_spread.sandbox stop "$SPREAD_SYSTEM_ADDRESS"
+                    {python} -m pytest_spread.backends.sandbox stop "$SPREAD_SYSTEM_ADDRESS"
                 systems: {systems}
         suites: {suites}
         """),

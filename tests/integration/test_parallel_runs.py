@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_spread.sandbox import STATE_DIR
+from pytest_spread.backends.sandbox import STATE_DIR
 
 from .test_lifecycle import write_tasks
 from .test_parallel import sandbox_project

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spread import durations
 from pytest_spread.interrupts import Interrupts, discarding
+from pytest_spread.run import durations
 
 
 def test_durations_are_merged_into_pytests_cache_layout(tmp_path):
@@ -53,8 +53,8 @@ def test_while_discarding_sigint_only_hurries():
 
 
 def test_an_interrupted_local_script_is_killed_with_its_children(tmp_path):
-    from pytest_spread.run.local import run_local
-    from pytest_spread.run.timeouts import limits
+    from pytest_spread.transport.local import run_local
+    from pytest_spread.transport.timeouts import limits
 
     pids = tmp_path / "pids"
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))

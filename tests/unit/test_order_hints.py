@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from pytest_spread.plugin.scheduling import LaneScheduling
 from pytest_spread.project.order import Hints, LaneBoard, LaneQueue, lane_sequence
-from pytest_spread.scheduling import LaneScheduling
 
 from .test_scheduling import FakeNode
 

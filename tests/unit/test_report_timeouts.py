@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pytest_spread.project.model import Timeouts
-from pytest_spread.remote import split_address
 from pytest_spread.run.report import Report
-from pytest_spread.run.timeouts import Limits, limits
+from pytest_spread.transport.ssh import split_address
+from pytest_spread.transport.timeouts import Limits, limits
 
 S = 1_000_000_000
 

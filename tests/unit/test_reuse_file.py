@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from pytest_spread.backends.base import Machine
-from pytest_spread.reuse import ReuseFile
+from pytest_spread.machines.reuse import ReuseFile
 
 
 def machine(port: int, system: str = "ubuntu") -> Machine:
@@ -30,7 +30,7 @@ def another_process(path: Path, port: int) -> Iterator[int]:
     script = textwrap.dedent(f"""\
         import sys
         from pathlib import Path
-        from pytest_spread.reuse import ReuseFile
+        from pytest_spread.machines.reuse import ReuseFile
         from pytest_spread.backends.base import Machine
         reuse = ReuseFile.open(Path({str(path)!r}), print, shared=True)
         reuse.add(Machine("adhoc", "ubuntu", "127.0.0.1:{port}", "", "secret"))

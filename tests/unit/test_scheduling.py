@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_spread.scheduling import LaneScheduling
+from pytest_spread.plugin.scheduling import LaneScheduling
 
 SPREAD_YAML = """\
 project: p

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spread.run import scripts
-from pytest_spread.run.scripts import Marker
+from pytest_spread.transport import scripts
+from pytest_spread.transport.scripts import Marker
 
 HOME = "/home/tester"
 BASE_ENV = {"HOME": HOME, "PATH": "/usr/bin:/bin", "LC_ALL": "C"}

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pytest_spread.spread_flags import (
+from pytest_spread.command.flags import (
     SPREAD_FLAGS,
     Flag,
     FlagError,

@@ -11,30 +11,27 @@ from typing import Any
 
 import pytest
 
-from .collect import ProjectErrorFile, SpreadItem, TaskFile
-from .controller import announce, discard_orphans, node_input
-from .errors import ProjectError, SpreadError
-from .interrupts import FIRST_MESSAGE, Interrupts
-from .log import log, print_log_to_stdout
-from .options import add_options, check_shell_options
-from .project.filters import compile_filters, drop_manual, matches_any
-from .project.loader import load_project
-from .project.matrix import Job, Matrix, build_matrix
-from .project.model import summarize_warnings
-from .project.order import workers_per_lane
-from .run.report import Report
-from .session import (
+from pytest_spread.errors import ProjectError, SpreadError
+from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts
+from pytest_spread.log import log, print_log_to_stdout
+from pytest_spread.plugin.collect import ProjectErrorFile, SpreadItem, TaskFile
+from pytest_spread.plugin.controller import announce, discard_orphans, node_input
+from pytest_spread.plugin.options import add_options, check_shell_options
+from pytest_spread.plugin.ordering import choose_seed, hints_for, plan_run_order, save_timings
+from pytest_spread.plugin.session import (
     CONTROLLER_MATRIX,
     PRELOADED,
     STATE,
     RunRecorder,
     SpreadState,
-    choose_seed,
     close_pool,
-    hints_for,
-    plan_run_order,
-    save_timings,
 )
+from pytest_spread.project.filters import compile_filters, drop_manual, matches_any
+from pytest_spread.project.loader import load_project
+from pytest_spread.project.matrix import Job, Matrix, build_matrix
+from pytest_spread.project.model import summarize_warnings
+from pytest_spread.project.order import workers_per_lane
+from pytest_spread.run.report import Report
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -160,7 +157,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     """Place jobs on xdist nodes by lane, as Spread places them on machines."""
     if STATE not in config.stash:
         return None
-    from .scheduling import LaneScheduling
+    from pytest_spread.plugin.scheduling import LaneScheduling
 
     matrix = _controller_matrix(config)
     seed = choose_seed(config, len(matrix.jobs))

@@ -17,16 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .backends.base import AllocationError, Machine, Provider
-from .errors import SpreadError
-from .project.matrix import Job, Matrix
-from .project.model import Backend
-from .remote import Connection, RemoteError
-from .reuse import ReuseFile, reuse_path
-from .run.content import Content, ContentError, describe_size, is_empty, pack, send
-from .run.execute import ScriptRunner
-from .run.report import Report
-from .run.worker import MachineWorker, RunOptions
+from pytest_spread.backends.base import AllocationError, Machine, Provider
+from pytest_spread.errors import SpreadError
+from pytest_spread.machines.reuse import ReuseFile, reuse_path
+from pytest_spread.project.matrix import Job, Matrix
+from pytest_spread.project.model import Backend
+from pytest_spread.run.content import Content, ContentError, describe_size, is_empty, pack, send
+from pytest_spread.run.execute import ScriptRunner
+from pytest_spread.run.report import Report
+from pytest_spread.run.worker import MachineWorker, RunOptions
+from pytest_spread.transport.ssh import Connection, RemoteError
 
 PROVIDERS = {"adhoc": "pytest_spread.backends.adhoc:AdhocProvider"}
 Log = Callable[[str], None]

@@ -8,13 +8,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import SpreadError
-from .log import VERBOSE, log, print_log_to_stdout, verbose
-from .project.filters import select_jobs
-from .project.loader import load_project
-from .project.matrix import build_matrix
-from .project.model import summarize_warnings
-from .spread_flags import FlagError, OptionsError, SpreadOptions, parse_spread_args
+from pytest_spread.command.flags import FlagError, OptionsError, SpreadOptions, parse_spread_args
+from pytest_spread.errors import SpreadError
+from pytest_spread.log import VERBOSE, log, print_log_to_stdout, verbose
+from pytest_spread.project.filters import select_jobs
+from pytest_spread.project.loader import load_project
+from pytest_spread.project.matrix import build_matrix
+from pytest_spread.project.model import summarize_warnings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,10 +60,10 @@ def run_jobs(options: SpreadOptions) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     matrix = build_matrix(project)
     jobs = select_jobs(matrix.jobs, options.filters)
-    from .machines import PoolOptions
-    from .run import runner
-    from .run.shell import ShellModes
-    from .run.worker import RunOptions
+    from pytest_spread.command import runner
+    from pytest_spread.machines.source import PoolOptions
+    from pytest_spread.run.shell import ShellModes
+    from pytest_spread.run.worker import RunOptions
 
     print_log_to_stdout(
         logging.DEBUG if options.very_verbose else VERBOSE if options.verbose else logging.INFO
@@ -99,8 +99,8 @@ def run_jobs(options: SpreadOptions) -> int:
     if options.discard:
         runner.discard_tracked(matrix, jobs, pool_options, log)
         return 0
-    from . import durations
-    from .project.order import Hints
+    from pytest_spread.project.order import Hints
+    from pytest_spread.run import durations
 
     cache = durations.cache_file(project.dir)
     timings: dict[str, tuple[float, float]] = {}

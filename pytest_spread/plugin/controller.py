@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .errors import SpreadError
-from .project.matrix import Matrix
-from .reuse import ReuseFile, reuse_path
+from pytest_spread.errors import SpreadError
+from pytest_spread.machines.reuse import ReuseFile, reuse_path
+from pytest_spread.project.matrix import Matrix
 
 Log = Callable[[str], None]
 
@@ -47,7 +47,7 @@ def announce(config: pytest.Config, log: Log) -> None:
 
 def discard_orphans(config: pytest.Config, matrix: Matrix, log: Log, *, final: bool) -> None:
     """Discard the recorded machines no live node holds; `final`: the run is over."""
-    from .machines import discard_machine, make_provider
+    from pytest_spread.machines.source import discard_machine, make_provider
 
     path = run_reuse_path(config, matrix)
     if not path.exists():

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import paramiko
 
-from .errors import SpreadError
+from pytest_spread.errors import SpreadError
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 

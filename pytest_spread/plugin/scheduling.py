@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .project.matrix import Job, Matrix
-from .project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
+from pytest_spread.project.matrix import Job, Matrix
+from pytest_spread.project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
 
 PENDING_PER_NODE = 2  # an xdist worker runs an item once it knows the next one
 

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import yaml
 
-from .backends.base import Machine
+from pytest_spread.backends.base import Machine
 
 Key = tuple[str, str, str]
 # libyaml when present: a run with many machines rewrites the file often.

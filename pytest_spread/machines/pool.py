@@ -5,12 +5,12 @@ The machines come from the run's MachineSource (machines.py).
 
 from __future__ import annotations
 
-from .errors import SpreadError
-from .machines import Lane, MachineSource
-from .project.matrix import Job
-from .run.outcomes import JobAborted
-from .run.report import Report
-from .run.worker import MachineWorker
+from pytest_spread.errors import SpreadError
+from pytest_spread.machines.source import Lane, MachineSource
+from pytest_spread.project.matrix import Job
+from pytest_spread.run.outcomes import JobAborted
+from pytest_spread.run.report import Report
+from pytest_spread.run.worker import MachineWorker
 
 MAX_REPLACEMENTS = 2  # new machines a lane may get after breaking one
 

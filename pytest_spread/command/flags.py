@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from .project.gocompat import go_quote
+from pytest_spread.project.gocompat import go_quote
 
 Kind: TypeAlias = Literal["bool", "string", "int"]
 Value: TypeAlias = bool | str | int

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import scripts
-from .timeouts import Limits
+from pytest_spread.transport import scripts
+from pytest_spread.transport.timeouts import Limits
 
 
 @dataclass

@@ -10,16 +10,16 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from ..errors import SpreadError
-from ..interrupts import FIRST_MESSAGE, Interrupts, discarding
-from ..machines import MachineSource, PoolOptions, discard_machine, make_provider
-from ..pool import MachinePool, NoMachine
-from ..project.matrix import Job, Matrix
-from ..project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
-from ..reuse import ReuseFile, reuse_path
-from .outcomes import LIFECYCLE_OUTCOMES
-from .report import Report
-from .worker import MachineWorker
+from pytest_spread.errors import SpreadError
+from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts, discarding
+from pytest_spread.machines.pool import MachinePool, NoMachine
+from pytest_spread.machines.reuse import ReuseFile, reuse_path
+from pytest_spread.machines.source import MachineSource, PoolOptions, discard_machine, make_provider
+from pytest_spread.project.matrix import Job, Matrix
+from pytest_spread.project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
+from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES
+from pytest_spread.run.report import Report
+from pytest_spread.run.worker import MachineWorker
 
 
 def run_jobs(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..project.model import Timeouts
+from pytest_spread.project.model import Timeouts
 
 SECOND = 1_000_000_000
 DEFAULT_WARN = 5 * 60 * SECOND

@@ -7,8 +7,8 @@ own root password, an empty /root/.bashrc and an sshd on a loopback port.
 layer with a new boot id, as a real reboot would look to Spread. Needs root,
 unshare (util-linux) and sshd (openssh-server).
 
-    python -m pytest_spread.sandbox start PASSWORD    # prints the address
-    python -m pytest_spread.sandbox stop ADDRESS
+    python -m pytest_spread.backends.sandbox start PASSWORD    # prints the address
+    python -m pytest_spread.backends.sandbox stop ADDRESS
 """
 
 from __future__ import annotations
@@ -269,7 +269,10 @@ def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "stop":
         _stop(argv[1])
         return 0
-    print("usage: python -m pytest_spread.sandbox start PASSWORD | stop ADDRESS", file=sys.stderr)
+    print(
+        "usage: python -m pytest_spread.backends.sandbox start PASSWORD | stop ADDRESS",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import durations
-from .errors import display_path
-from .project.matrix import Job
-from .run.outcomes import LIFECYCLE_OUTCOMES
-from .session import lane_done, pool_for
+from pytest_spread.errors import display_path
+from pytest_spread.plugin.session import lane_done, pool_for
+from pytest_spread.project.matrix import Job
+from pytest_spread.run import durations
+from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES
 
 if TYPE_CHECKING:
-    from .run.worker import MachineWorker
+    from pytest_spread.run.worker import MachineWorker
 
 
 class SpreadItem(pytest.Item):

@@ -1,0 +1,1 @@
+"""The `spread` command: Spread's own flags, log and report, without pytest."""

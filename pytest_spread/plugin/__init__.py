@@ -1,0 +1,1 @@
+"""The pytest front end: hooks, options, collection, the session's pool and xdist scheduling."""

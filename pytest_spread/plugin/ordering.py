@@ -1,0 +1,78 @@
+"""The order a session runs its jobs in: Spread's, with seeds, durations and --ff hints."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pytest_spread.log import log
+from pytest_spread.plugin.collect import SpreadItem
+from pytest_spread.plugin.session import CONTROLLER_MATRIX, SpreadState
+from pytest_spread.project.order import NO_HINTS, Hints, run_order
+from pytest_spread.run import durations
+
+
+def hints_for(config: pytest.Config) -> Hints:
+    """Durations from pytest's cache (unless a seed is given) and, with --ff, last failures."""
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return NO_HINTS
+    first: frozenset[str] = frozenset()
+    if config.getoption("failedfirst", False):
+        failed = cache.get("cache/lastfailed", {})
+        first = frozenset(nodeid.rpartition("::")[2] for nodeid in failed)
+    if parse_seed(config):  # an explicit seed reproduces an order exactly
+        return Hints(first=first)
+    return Hints(durations=durations.valid(cache.get(durations.CACHE_KEY, {})), first=first)
+
+
+def save_timings(config: pytest.Config, state: SpreadState) -> None:
+    """Add the run's job durations to pytest's cache."""
+    cache = getattr(config, "cache", None)
+    matrix = state.matrix or config.stash.get(CONTROLLER_MATRIX, None)
+    if cache is not None and matrix is not None and state.timings:
+        known = durations.valid(cache.get(durations.CACHE_KEY, {}))
+        jobs = {job.name for job in matrix.jobs}
+        cache.set(durations.CACHE_KEY, durations.merged(known, state.timings, jobs))
+
+
+def plan_run_order(session: pytest.Session, state: SpreadState, hints: Hints = NO_HINTS) -> None:
+    """Order the session's jobs as Spread's workers take them, and note each lane's end."""
+    spread_items = [item for item in session.items if isinstance(item, SpreadItem)]
+    if not spread_items:
+        return
+    seed = choose_seed(session.config, len(spread_items))
+    by_job = {id(item.job): item for item in spread_items}
+    ordered = [by_job[id(job)] for job in run_order([i.job for i in spread_items], seed, hints)]
+    others = [item for item in session.items if not isinstance(item, SpreadItem)]
+    session.items[:] = others + ordered  # type: ignore[operator]
+    for item in ordered:
+        state.last_of_lane[item.job.lane] = item.nodeid
+
+
+def parse_seed(config: pytest.Config) -> int | None:
+    """--spread-seed as a number; None for `random`."""
+    value = str(config.getoption("spread_seed"))
+    if value == "random":
+        return None
+    try:
+        return int(value, 0)
+    except ValueError:
+        message = f"--spread-seed takes a number or 'random', not {value!r}"
+        raise pytest.UsageError(message) from None
+
+
+def choose_seed(config: pytest.Config, jobs: int) -> int:
+    """--spread-seed, or with `random` one from the clock, shown so a run can be repeated."""
+    seed = parse_seed(config)
+    if seed is not None:
+        return seed
+    seed = time.time_ns() // 1_000_000_000
+    if jobs > 1:
+        message = f"Sequence of jobs produced with -seed={seed}"
+        log(message)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"{message} (--spread-seed={seed} repeats it)")
+    return seed

@@ -1,0 +1,1 @@
+"""How commands reach a machine: SSH sessions, local scripts, script texts, timeouts and retries."""
