@@ -10,11 +10,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from pytest_spread.backends.registry import discard_machine, make_provider
 from pytest_spread.errors import SpreadError
 from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts, discarding
 from pytest_spread.machines.pool import MachinePool, NoMachine
 from pytest_spread.machines.reuse import ReuseFile, reuse_path
-from pytest_spread.machines.source import MachineSource, PoolOptions, discard_machine, make_provider
+from pytest_spread.machines.source import MachineSource, PoolOptions
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
 from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES

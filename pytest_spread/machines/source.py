@@ -8,27 +8,24 @@ in the reuse file. Thread-safe.
 
 from __future__ import annotations
 
-import importlib
 import os
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pytest_spread.backends.base import AllocationError, Machine, Provider
+from pytest_spread.backends.registry import discard_machine, make_provider
 from pytest_spread.errors import SpreadError
 from pytest_spread.machines.reuse import ReuseFile, reuse_path
 from pytest_spread.project.matrix import Job, Matrix
-from pytest_spread.project.model import Backend
 from pytest_spread.run.content import Content, ContentError, describe_size, is_empty, pack, send
 from pytest_spread.run.execute import ScriptRunner
 from pytest_spread.run.report import Report
 from pytest_spread.run.worker import MachineWorker, RunOptions
 from pytest_spread.transport.ssh import Connection, RemoteError
 
-PROVIDERS = {"adhoc": "pytest_spread.backends.adhoc:AdhocProvider"}
 Log = Callable[[str], None]
 
 
@@ -259,28 +256,6 @@ class MachineSource:
                 continue
             self.log(f"Connected to {machine} at {machine.address}.")
             return connection
-
-
-def make_provider(
-    backend: Backend, project_dir: Path, password: str, log: Log, wait: float
-) -> Provider:
-    """The provider of a backend's type, imported on first use."""
-    target = PROVIDERS.get(backend.type)
-    if target is None:
-        raise AllocationError(f"the {backend.type} backend is not supported yet", fatal=True)
-    module, _, name = target.partition(":")
-    factory = getattr(importlib.import_module(module), name)
-    provider: Provider = factory(backend, project_dir, password, log, wait=wait)
-    return provider
-
-
-def discard_machine(provider: Provider, machine: Machine, log: Log) -> None:
-    """Discard, logging like Spread; errors are logged, not raised."""
-    log(f"Discarding {machine}...")
-    try:
-        provider.discard(machine)
-    except SpreadError as exc:
-        log(f"Error discarding {machine}: {exc}")
 
 
 def _sudo(machine: Machine) -> bool:

@@ -47,7 +47,7 @@ def announce(config: pytest.Config, log: Log) -> None:
 
 def discard_orphans(config: pytest.Config, matrix: Matrix, log: Log, *, final: bool) -> None:
     """Discard the recorded machines no live node holds; `final`: the run is over."""
-    from pytest_spread.machines.source import discard_machine, make_provider
+    from pytest_spread.backends.registry import discard_machine, make_provider
 
     path = run_reuse_path(config, matrix)
     if not path.exists():
