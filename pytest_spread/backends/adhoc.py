@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from pytest_spread.backends.base import AllocationError, Machine
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.model import Backend, System
 from pytest_spread.transport.local import LocalResult, run_local
+from pytest_spread.transport.retry import retry
 from pytest_spread.transport.scripts import find_address, output_error
 from pytest_spread.transport.ssh import split_address
 from pytest_spread.transport.timeouts import limits
@@ -103,15 +103,11 @@ class AdhocProvider:
 def wait_for_port(address: str, timeout: float) -> None:
     """Wait until `address` accepts TCP connections; OSError after `timeout` seconds."""
     host, port = split_address(address)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=5):
-                return
-        except OSError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.05)
+
+    def knock() -> None:
+        socket.create_connection((host, port), timeout=5).close()
+
+    retry(knock, errors=OSError, timeout=timeout, interval=0.05)
 
 
 def _output_error(output: str, status: int) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from pytest_spread.errors import SpreadError
 from pytest_spread.project.model import Backend, System
+from pytest_spread.transport.sudo import needs_sudo
 
 
 class AllocationError(SpreadError):
@@ -33,6 +34,11 @@ class Machine:
     password: str
     name: str = ""  # the backend's own name for it (container, instance...), if any
     data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sudo(self) -> bool:
+        """Commands on this machine go through `sudo -i` (its user is not root)."""
+        return needs_sudo(self.username)
 
     @property
     def label(self) -> str:

@@ -13,14 +13,13 @@ from collections.abc import Callable, Sequence
 from pytest_spread.backends.registry import discard_machine, make_provider
 from pytest_spread.errors import SpreadError
 from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts, discarding
+from pytest_spread.machines.jobs import JobRun
 from pytest_spread.machines.pool import MachinePool, NoMachine
-from pytest_spread.machines.reuse import ReuseFile, reuse_path
+from pytest_spread.machines.reuse import ReuseFile
 from pytest_spread.machines.source import MachineSource, PoolOptions
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
-from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES
 from pytest_spread.run.report import Report
-from pytest_spread.run.worker import MachineWorker
 
 
 def run_jobs(
@@ -53,8 +52,9 @@ def run_jobs(
                     job = board.take(worker)
                 if job is None:
                     break
+                run = JobRun(pool, job)
                 try:
-                    machine = pool.machine_for(job)
+                    run.start(abort=False)
                 except NoMachine:
                     # As in Spread, a worker without a machine stops (the error is
                     # logged); its job stays queued for the lane's other workers.
@@ -62,7 +62,7 @@ def run_jobs(
                         board.requeue(worker[0], [job])
                     break
                 start = time.monotonic()
-                _run_phases(machine, job)
+                run.run()
                 if timings is not None:
                     timings[job.name] = (start, time.monotonic())
         finally:
@@ -91,27 +91,11 @@ def run_jobs(
     return report
 
 
-def _run_phases(worker: MachineWorker, job: Job) -> None:
-    """Prepare, execute and restore, as a pytest item's setup, call and teardown."""
-    try:
-        worker.prepare(job)
-        worker.execute(job)
-    except LIFECYCLE_OUTCOMES:
-        pass  # recorded in the report and logged by the runner
-    finally:
-        try:
-            worker.restore(job)
-        except LIFECYCLE_OUTCOMES:
-            pass
-
-
 def discard_tracked(
     matrix: Matrix, jobs: Sequence[Job], options: PoolOptions, log: Callable[[str], None]
 ) -> None:
     """Spread's -discard: each worker of a selected system discards one tracked machine."""
-    path = reuse_path(
-        matrix.project.dir, reuse=options.reuse, reuse_pid=options.reuse_pid, discard=True
-    )
+    path = options.reuse_path(matrix.project.dir, discard=True)
     reuse = ReuseFile.open(path, log)
     try:
         any_job = {job.lane: job for job in jobs}  # a lane's jobs share backend and system

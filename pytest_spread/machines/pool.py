@@ -8,7 +8,6 @@ from __future__ import annotations
 from pytest_spread.errors import SpreadError
 from pytest_spread.machines.source import Lane, MachineSource
 from pytest_spread.project.matrix import Job
-from pytest_spread.run.outcomes import JobAborted
 from pytest_spread.run.report import Report
 from pytest_spread.run.worker import MachineWorker
 
@@ -33,14 +32,6 @@ class MachinePool:
         self._lanes: dict[str, Lane] = {}
         self._failed_lanes: dict[str, str] = {}
         self._replacements: dict[str, int] = {}
-
-    def worker_for(self, job: Job) -> MachineWorker:
-        """`machine_for`, with a job that gets no machine aborted (recorded in the report)."""
-        try:
-            return self.machine_for(job)
-        except NoMachine as exc:
-            self.report.aborted += 1
-            raise JobAborted(str(exc)) from None
 
     def machine_for(self, job: Job) -> MachineWorker:
         """The worker of the job's lane, allocating its machine first if needed.

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pytest_spread.backends.base import AllocationError, Machine, Provider
 from pytest_spread.backends.registry import discard_machine, make_provider
@@ -24,7 +24,9 @@ from pytest_spread.run.content import Content, ContentError, describe_size, is_e
 from pytest_spread.run.execute import ScriptRunner
 from pytest_spread.run.report import Report
 from pytest_spread.run.worker import MachineWorker, RunOptions
+from pytest_spread.transport.retry import retry
 from pytest_spread.transport.ssh import Connection, RemoteError
+from pytest_spread.transport.sudo import as_root
 
 Log = Callable[[str], None]
 
@@ -39,6 +41,16 @@ class PoolOptions:
     resend: bool = False  # send the project again to reused machines
     run_pid: int = 0  # the xdist controller's pid: its nodes share the reuse file it names
     run: RunOptions = field(default_factory=RunOptions)
+
+    def reuse_path(self, project_dir: Path, *, discard: bool = False) -> Path:
+        """The reuse file of this run (spec §9), or the one `-discard` empties."""
+        return reuse_path(
+            project_dir,
+            reuse=self.reuse,
+            reuse_pid=self.reuse_pid,
+            discard=discard,
+            run_pid=0 if discard else self.run_pid,
+        )
 
 
 @dataclass
@@ -71,13 +83,7 @@ class MachineSource:
         with self._lock:
             if self._reuse is None:
                 options = self.options
-                path = reuse_path(
-                    self.matrix.project.dir,
-                    reuse=options.reuse,
-                    reuse_pid=options.reuse_pid,
-                    discard=False,
-                    run_pid=options.run_pid,
-                )
+                path = options.reuse_path(self.matrix.project.dir)
                 self._reuse = ReuseFile.open(path, self.log, shared=bool(options.run_pid))
                 if not (options.reuse or options.reuse_pid or options.run_pid):
                     self.log(
@@ -101,9 +107,7 @@ class MachineSource:
             connection = self._prepared(machine, content)
 
         def reconnect() -> Connection:
-            return Connection.open(
-                machine.address, machine.username or "root", machine.password, timeout=5
-            )
+            return _login(machine, timeout=5)
 
         runner = ScriptRunner(
             machine, connection, self.matrix, self.log, reconnect, self.options.run.shells
@@ -165,7 +169,7 @@ class MachineSource:
             connection = self._connect(machine)
             try:
                 self.log(f"Sending project content to {machine}...")
-                send(connection, self.matrix.remote_path, content, _sudo(machine))
+                send(connection, self.matrix.remote_path, content, machine.sudo)
             except (ContentError, RemoteError) as exc:
                 connection.close()
                 raise SpreadError(f"cannot send project content to {machine}: {exc}") from exc
@@ -181,9 +185,7 @@ class MachineSource:
         while (machine := self.reuse_file.reserve(job.backend.name, job.system.name)) is not None:
             self.log(f"Reusing {machine}...")
             try:
-                connection = Connection.open(
-                    machine.address, machine.username or "root", machine.password
-                )
+                connection = _login(machine)
                 self._refresh_content(machine, connection, content)
             except (RemoteError, ContentError) as exc:
                 if self.options.reuse:
@@ -196,10 +198,10 @@ class MachineSource:
         return None
 
     def _refresh_content(self, machine: Machine, connection: Connection, content: Content) -> None:
-        path, sudo = self.matrix.remote_path, _sudo(machine)
+        path, sudo = self.matrix.remote_path, machine.sudo
         if self.options.resend:
             self.log(f"Removing project data from {machine} at {path}...")
-            result = connection.run(("sudo -i " if sudo else "") + f'rm -rf "{path}"')
+            result = connection.run(as_root(f'rm -rf "{path}"', sudo))
             if result.status != 0:
                 self.log(f"Cannot remove project data from {machine}: {result.text.strip()}")
         if not is_empty(connection, path, sudo):
@@ -224,39 +226,46 @@ class MachineSource:
         username, password = self.matrix.credentials.get(job.lane, ("", ""))
         password = password or self.password
         self.log(f"Allocating {job.lane}...")
-        deadline = time.monotonic() + self.options.allocate_timeout
-        last_error = ""
-        while True:
-            try:
-                machine = provider.allocate(job.system, username, password)
-            except AllocationError as exc:
-                if str(exc) != last_error:
-                    self.log(f"Cannot allocate {job.lane}: {exc}")
-                    last_error = str(exc)
-                if exc.fatal or time.monotonic() >= deadline:
-                    raise SpreadError(f"cannot allocate {job.lane}: {exc}") from None
-                time.sleep(min(5.0, max(deadline - time.monotonic(), 0)))
-                continue
-            self.log(f"Allocated {machine}.")
-            return machine
+        errors_seen: list[str] = []
+
+        def note(exc: AllocationError) -> None:
+            if not errors_seen or errors_seen[-1] != str(exc):
+                self.log(f"Cannot allocate {job.lane}: {exc}")
+                errors_seen.append(str(exc))
+
+        try:
+            machine = retry(
+                lambda: provider.allocate(job.system, username, password),
+                errors=AllocationError,
+                timeout=self.options.allocate_timeout,
+                interval=5.0,
+                on_error=note,
+                give_up=lambda exc: exc.fatal,
+            )
+        except AllocationError as exc:
+            note(exc)
+            raise SpreadError(f"cannot allocate {job.lane}: {exc}") from None
+        self.log(f"Allocated {machine}.")
+        return machine
 
     def _connect(self, machine: Machine) -> Connection:
         self.log(f"Connecting to {machine}...")
-        deadline = time.monotonic() + self.options.connect_timeout
-        while True:
-            try:
-                connection = Connection.open(
-                    machine.address, machine.username or "root", machine.password
-                )
-            except RemoteError as exc:
-                if time.monotonic() >= deadline:
-                    self.log(f"Discarding {machine}, cannot connect: {exc}")
-                    raise
-                time.sleep(0.2)
-                continue
-            self.log(f"Connected to {machine} at {machine.address}.")
-            return connection
+        try:
+            connection = retry(
+                lambda: _login(machine),
+                errors=RemoteError,
+                timeout=self.options.connect_timeout,
+                interval=0.2,
+            )
+        except RemoteError as exc:
+            self.log(f"Discarding {machine}, cannot connect: {exc}")
+            raise
+        self.log(f"Connected to {machine} at {machine.address}.")
+        return connection
 
 
-def _sudo(machine: Machine) -> bool:
-    return bool(machine.username) and machine.username != "root"
+def _login(machine: Machine, timeout: float = 10.0) -> Connection:
+    """An SSH connection to the machine as its user (root when it names none)."""
+    return Connection.open(
+        machine.address, machine.username or "root", machine.password, timeout=timeout
+    )

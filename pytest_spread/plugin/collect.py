@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_spread.errors import display_path
+from pytest_spread.machines.jobs import JobRun
 from pytest_spread.plugin.session import lane_done, pool_for
 from pytest_spread.project.matrix import Job
 from pytest_spread.run import durations
 from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES
-
-if TYPE_CHECKING:
-    from pytest_spread.run.worker import MachineWorker
 
 
 class SpreadItem(pytest.Item):
@@ -49,7 +46,7 @@ class SpreadItem(pytest.Item):
         if value:  # pytest's Node.__init__ assigns an empty list first
             self.__dict__["_own_markers"] = [*self.own_markers, *value]
 
-    _worker: MachineWorker | None = None
+    _run: JobRun | None = None
 
     def setup(self) -> None:
         """Spread's levels up to and including the task prepare (errors here are setup errors)."""
@@ -62,34 +59,28 @@ class SpreadItem(pytest.Item):
             ("variant", job.variant),
             ("sample", str(job.sample)),
         ]
+        self._run = run = JobRun(pool_for(self.config), job)
         with _as_pytest_outcome():
-            start = time.perf_counter()
-            self._worker = pool_for(self.config).worker_for(job)
-            # Getting the machine ready (allocating it, or leaving another lane) is not
-            # the job's own time: it is left out of the durations that order later runs.
-            waited = time.perf_counter() - start
-            self.user_properties.append(("machine", self._worker.runner.machine.address))
-            self.user_properties.append((durations.MACHINE_SECONDS, f"{waited:.3f}"))
-            self._worker.prepare(job)
+            run.start()
+            self.user_properties.append(("machine", run.address))
+            self.user_properties.append((durations.MACHINE_SECONDS, f"{run.machine_seconds:.3f}"))
+            run.prepare()
 
     def runtest(self) -> None:
         """The task's execute (a failing execute is a test failure)."""
-        if self._worker is not None:
+        if self._run is not None:
             with _as_pytest_outcome():
-                output = self._worker.execute(self.job)
+                output = self._run.execute()
             if output:
                 self.add_report_section("call", "stdout", output)
 
     def teardown(self) -> None:
         """Artifacts and the task restore (a failing restore is a teardown error)."""
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            try:
-                with _as_pytest_outcome():
-                    worker.restore(self.job)
-            finally:
-                if lane_done(self.config, self.job.lane, self.nodeid):
-                    pool_for(self.config).close_lane(self.job.lane)
+        run, self._run = self._run, None
+        if run is not None:
+            last = lane_done(self.config, self.job.lane, self.nodeid)
+            with _as_pytest_outcome():
+                run.restore(last_of_lane=last)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.job.task.file, max(self.job.task.execute_line - 1, 0), self.name

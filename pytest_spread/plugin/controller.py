@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from pytest_spread.errors import SpreadError
-from pytest_spread.machines.reuse import ReuseFile, reuse_path
+from pytest_spread.machines.reuse import ReuseFile
+from pytest_spread.machines.source import PoolOptions
 from pytest_spread.project.matrix import Matrix
 
 Log = Callable[[str], None]
@@ -30,13 +31,12 @@ def node_input(config: pytest.Config) -> dict[str, object]:
 
 
 def run_reuse_path(config: pytest.Config, matrix: Matrix) -> Path:
-    return reuse_path(
-        matrix.project.dir,
+    options = PoolOptions(
         reuse=config.getoption("spread_reuse"),
         reuse_pid=config.getoption("spread_reuse_pid"),
-        discard=False,
         run_pid=os.getpid(),
     )
+    return options.reuse_path(matrix.project.dir)
 
 
 def announce(config: pytest.Config, log: Log) -> None:

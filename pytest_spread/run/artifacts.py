@@ -9,6 +9,7 @@ from pytest_spread.errors import SpreadError
 from pytest_spread.project.matrix import Job
 from pytest_spread.transport.scripts import output_error
 from pytest_spread.transport.ssh import Connection
+from pytest_spread.transport.sudo import as_root
 
 
 class ArtifactsError(SpreadError):
@@ -18,10 +19,8 @@ class ArtifactsError(SpreadError):
 def remote_command(job: Job, remote_path: str, sudo: bool) -> str:
     """The remote tar command: paths single-quoted except `*`, so the shell globs them."""
     paths = " ".join(_quote_keeping_stars(path) for path in job.task.artifacts)
-    prefix = "sudo -i " if sudo else ""
-    return (
-        f"cd '{remote_path}/{job.task.name}' && "
-        f"{prefix}/bin/tar cJ --sort=name --ignore-failed-read -- {paths}"
+    return f"cd '{remote_path}/{job.task.name}' && " + as_root(
+        f"/bin/tar cJ --sort=name --ignore-failed-read -- {paths}", sudo
     )
 
 

@@ -16,6 +16,7 @@ from pytest_spread.project.matrix import Matrix
 from pytest_spread.transport.local import run_local
 from pytest_spread.transport.scripts import output_error
 from pytest_spread.transport.ssh import Connection
+from pytest_spread.transport.sudo import as_root
 from pytest_spread.transport.timeouts import limits
 
 REUSE_PATTERN = ".spread-reuse.*"
@@ -153,8 +154,7 @@ def _repack(
 
 def is_empty(connection: Connection, path: str, sudo: bool) -> bool:
     """True when `path` is missing or empty on the machine."""
-    prefix = "sudo -i " if sudo else ""
-    check = connection.run(f"{prefix}/bin/bash -c \"! test -e '{path}' || ls -A '{path}'\"")
+    check = connection.run(as_root(f"/bin/bash -c \"! test -e '{path}' || ls -A '{path}'\"", sudo))
     if check.status != 0:
         raise ContentError(
             f"cannot check if {path} on {connection.address} is empty: "
@@ -165,14 +165,15 @@ def is_empty(connection: Connection, path: str, sudo: bool) -> bool:
 
 def send(connection: Connection, path: str, content: Content, sudo: bool) -> None:
     """Unpack the content under `path` on the machine, which must be empty or missing."""
-    prefix = "sudo -i " if sudo else ""
     if not is_empty(connection, path, sudo):
         raise ContentError(f"remote directory {path} on {connection.address} is not empty")
     mode = "xz" if content.compressed else "x"
     # A file of its own (own offset): several machines may be sent the content at once.
     with open(f"/proc/self/fd/{content.file.fileno()}", "rb") as stream:
         result = connection.run(
-            f"{prefix}/bin/bash -c \"mkdir -p '{path}' && cd '{path}' && /bin/tar {mode} 2>&1\"",
+            as_root(
+                f"/bin/bash -c \"mkdir -p '{path}' && cd '{path}' && /bin/tar {mode} 2>&1\"", sudo
+            ),
             stdin=stream,
         )
     if result.status != 0:

@@ -13,7 +13,9 @@ from pytest_spread.project.environment import job_environment
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.run.shell import ShellModes, run_shell
 from pytest_spread.transport import scripts
+from pytest_spread.transport.retry import retry
 from pytest_spread.transport.ssh import Connection, RemoteError
+from pytest_spread.transport.sudo import as_root
 from pytest_spread.transport.timeouts import Limits
 
 MAX_REBOOTS = 10
@@ -69,7 +71,7 @@ class ScriptRunner:
         self.log = log
         self.reconnect = reconnect
         self.shells = shells
-        self.sudo = bool(machine.username) and machine.username != "root"
+        self.sudo = machine.sudo
 
     def run(self, step: Step) -> str:
         """Run the step and return its output; ScriptFailed (after debug) when it fails."""
@@ -199,36 +201,43 @@ class ScriptRunner:
         except RemoteError as exc:
             raise ScriptFailed(f"cannot obtain the remote system boot_id: {exc}") from exc
         try:
-            self.connection.run(self._sudo("reboot"), kill_after=10)
+            self.connection.run(as_root("reboot", self.sudo), kill_after=10)
         except RemoteError:
             pass  # the connection may drop while the machine goes down
         self.connection.close()
-        deadline = time.monotonic() + limits.kill
         next_warning = time.monotonic() + limits.warn
-        while time.monotonic() < deadline:
-            if time.monotonic() >= next_warning:
-                self.log(f"Reboot on {label} is taking a while...")
-                next_warning += limits.warn
-            try:
-                connection = self.reconnect()
-            except RemoteError:
-                time.sleep(0.2)
-                continue
+
+        def back_with_new_boot() -> Connection:
+            connection = self.reconnect()
             try:
                 if self._boot_id(connection) != before:
-                    self.connection = connection
-                    return
+                    return connection
             except RemoteError:
                 pass
             connection.close()
-            time.sleep(0.2)
-        raise ScriptFailed(f"kill-timeout reached after {label} reboot request")
+            raise RemoteError("the machine is not back from its reboot yet")
+
+        def taking_a_while(_: RemoteError) -> None:
+            nonlocal next_warning
+            if time.monotonic() >= next_warning:
+                self.log(f"Reboot on {label} is taking a while...")
+                next_warning += limits.warn
+
+        try:
+            self.connection = retry(
+                back_with_new_boot,
+                errors=RemoteError,
+                timeout=limits.kill,
+                interval=0.2,
+                on_error=taking_a_while,
+            )
+        except RemoteError:
+            raise ScriptFailed(f"kill-timeout reached after {label} reboot request") from None
 
     def _boot_id(self, connection: Connection) -> str:
-        result = connection.run(self._sudo("cat /proc/sys/kernel/random/boot_id"), kill_after=30)
+        result = connection.run(
+            as_root("cat /proc/sys/kernel/random/boot_id", self.sudo), kill_after=30
+        )
         if result.status != 0:
             raise RemoteError(scripts.output_error(result.text, f"exit status {result.status}"))
         return result.text.strip()
-
-    def _sudo(self, command: str) -> str:
-        return f"sudo -i {command}" if self.sudo else command

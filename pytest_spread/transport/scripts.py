@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from pytest_spread.transport.sudo import as_root
+
 Env = Sequence[tuple[str, str]]
 
 # Go's bytes.TrimSpace set (unicode.IsSpace); Python's str.strip() also eats \x1c-\x1f.
@@ -188,16 +190,12 @@ def remote_shell_script(
     )
 
 
-def _sudo(sudo_user: bool) -> str:
-    return "sudo -i " if sudo_user else ""
-
-
 def remote_command(trace: bool, sudo_user: bool) -> str:
     """The remote command line running the program given on its stdin (spec §4.1).
 
     `trace` (also Spread's "combined" mode) merges stderr into stdout on the remote side.
     """
-    command = f"{_sudo(sudo_user)}/bin/bash -"
+    command = as_root("/bin/bash -", sudo_user)
     return f"{command} 2>&1" if trace else command
 
 
@@ -209,7 +207,7 @@ def remote_shell_command(program: str, sudo_user: bool) -> str:
     return (
         "{\nf=$(mktemp)\ntrap 'rm '$f EXIT\n"
         f"cat > $f <<'SCRIPT_END'\n{program}\nSCRIPT_END\n"
-        f"{_sudo(sudo_user)}/bin/bash $f\n}}"
+        f"{as_root('/bin/bash $f', sudo_user)}\n}}"
     )
 
 
