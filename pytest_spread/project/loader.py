@@ -209,6 +209,12 @@ def _read_backend(name: str, fields: Fields, warnings: list[ProjectWarning]) -> 
         halt_timeout=fields.timeout("halt-timeout"),
         networks=fields.string_list("networks"),
         groups=fields.string_list("groups"),
+        wait_timeout=fields.timeout("wait-timeout"),
+        proxy=fields.string("proxy"),
+        cidr_port_rel=fields.string_list("cidr-port-rel"),
+        volume_auto_delete=fields.boolean("volume-auto-delete")
+        if "volume-auto-delete" in fields
+        else None,
         environment=read_environment(fields, f"backend {gocompat.go_quote(name)}"),
         variants=tuple(
             sorted(read_cascade_list(fields, "variants", f"backend {gocompat.go_quote(name)}"))
@@ -295,6 +301,10 @@ def _read_system(backend: str, name: str, fields: Fields, storage: int, plan: st
         secure_boot=fields.boolean("secure-boot"),
         bios=fields.string("bios"),
         cpu_family=fields.string("cpu-family"),
+        attach_service_account=fields.boolean("attach-service-account"),
+        wait_timeout=fields.timeout("wait-timeout"),
+        networks=fields.string_list("networks"),
+        groups=fields.string_list("groups"),
         environment=read_environment(fields, f"{backend}:{name}"),
         variants=read_cascade_list(fields, "variants", f"{backend}:{name}"),
         priority=fields.integer("priority"),

@@ -85,6 +85,10 @@ class System:
     variants: tuple[str, ...] = ()
     priority: int | None = None
     manual: bool = False
+    attach_service_account: bool = False  # google (spread-plus)
+    wait_timeout: int = 0  # openstack (spread-plus), ns; 0: the backend's
+    networks: tuple[str, ...] = ()  # openstack: replace the backend's when given
+    groups: tuple[str, ...] = ()  # openstack: replace the backend's when given
 
     @property
     def label(self) -> str:
@@ -108,6 +112,10 @@ class Backend:
     halt_timeout: int = 0
     networks: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    wait_timeout: int = 0  # openstack (spread-plus), ns
+    proxy: str = ""  # openstack (spread-plus): SSH through this host
+    cidr_port_rel: tuple[str, ...] = ()  # openstack (spread-plus): "CIDR:port" for the proxy
+    volume_auto_delete: bool | None = None  # openstack (spread-plus)
     environment: Environment = EMPTY_ENV
     variants: tuple[str, ...] = ()
     scripts: Scripts = Scripts()
