@@ -30,9 +30,13 @@ PROVIDERS: dict[str, str] = {
 
 
 def make_provider(
-    backend: Backend, project_dir: Path, password: str, log: Log, wait: float
+    backend: Backend, project_dir: Path, password: str, log: Log, wait: float, reuse: bool = False
 ) -> Provider:
-    """The provider of a backend's type, imported on first use."""
+    """The provider of a backend's type, imported on first use.
+
+    A provider whose machines differ under `-reuse` (lxd: not ephemeral; google:
+    labelled) has a `reuse` attribute, set here.
+    """
     target = PROVIDERS.get(backend.type)
     if target is None:
         raise AllocationError(f"the {backend.type} backend is not supported yet", fatal=True)
@@ -50,6 +54,8 @@ def make_provider(
         raise AllocationError(message, fatal=True) from None
     factory = getattr(module, name)
     provider: Provider = factory(backend, project_dir, password, log, wait=wait)
+    if hasattr(provider, "reuse"):
+        setattr(provider, "reuse", reuse)  # noqa: B010 (not part of the Provider protocol)
     return provider
 
 

@@ -157,6 +157,7 @@ class MachineSource:
                     self.password,
                     self.log,
                     self.options.allocate_timeout,
+                    reuse=self.options.reuse,
                 )
                 self._providers[backend_name] = provider
             return provider
