@@ -5,6 +5,8 @@ SpreadError                 anything the user can fix; printed without traceback
 │   └── HostCommandError    a $(HOST:...) command failed
 ├── FilterError             a bad filter argument
 └── NoJobsError             nothing selected ("cannot find any tasks", ...)
+
+SpreadWarning               a key Spread ignores (a Python warning under pytest)
 """
 
 from __future__ import annotations
@@ -58,3 +60,12 @@ class FilterError(SpreadError):
 
 class NoJobsError(SpreadError):
     """The filters (or the project) select no job at all."""
+
+
+class SpreadWarning(UserWarning):
+    """A project setting Spread would silently ignore (an unknown key).
+
+    Under pytest it is located at the spread.yaml or task.yaml line, so
+    `-W error` makes it an error there and `ignore::pytest_spread.SpreadWarning`
+    silences it.
+    """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import warnings
 from collections.abc import Generator
 from functools import partial
 from pathlib import Path
@@ -11,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from pytest_spread.errors import ProjectError, SpreadError
+from pytest_spread.errors import NoJobsError, ProjectError, SpreadError, SpreadWarning
 from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts
 from pytest_spread.log import log, print_log_to_stdout
 from pytest_spread.plugin.collect import ProjectErrorFile, SpreadItem, TaskFile
 from pytest_spread.plugin.controller import announce, discard_orphans, node_input
-from pytest_spread.plugin.options import add_options, check_shell_options
+from pytest_spread.plugin.loading import load_matrix, visit_project
+from pytest_spread.plugin.options import add_options, check_shell_options, spread_enabled
 from pytest_spread.plugin.ordering import choose_seed, hints_for, plan_run_order, save_timings
 from pytest_spread.plugin.session import (
     CONTROLLER_MATRIX,
@@ -27,9 +27,7 @@ from pytest_spread.plugin.session import (
     close_pool,
 )
 from pytest_spread.project.filters import compile_filters, drop_manual, matches_any
-from pytest_spread.project.loader import load_project
-from pytest_spread.project.matrix import Job, Matrix, build_matrix
-from pytest_spread.project.model import summarize_warnings
+from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.order import workers_per_lane
 from pytest_spread.run.report import Report
 
@@ -44,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "spread(backend, system, suite, task, variant): a Spread job; select with "
         "-m \"spread(backend='lxd')\"",
     )
-    if config.getoption("spread"):
+    if spread_enabled(config):
         interactive = check_shell_options(config)
         state = config.stash[STATE] = SpreadState()
         if not hasattr(config, "workerinput"):
@@ -167,7 +165,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto`: one node per machine Spread would use, at most --spread-max-workers."""
-    if not config.getoption("spread"):
+    if not spread_enabled(config):
         return None
     matrix = _controller_matrix(config)
     filters = compile_filters(config.getoption("spread_filter"))
@@ -192,8 +190,9 @@ def pytest_collection(session: pytest.Session) -> None:
         return
     config = session.config
     try:
-        matrix = config.stash.get(PRELOADED, None) or _load(config)
+        matrix = config.stash.get(PRELOADED, None) or load_matrix(config)
         filters = compile_filters(config.getoption("spread_filter"))
+        visit_project(config, matrix.project.dir)
     except SpreadError as exc:
         state.error = exc
         if not isinstance(exc, ProjectError) or exc.file is None:
@@ -201,6 +200,8 @@ def pytest_collection(session: pytest.Session) -> None:
         return
     state.matrix = matrix
     jobs = [job for job in matrix.jobs if matches_any(filters, job)]
+    if filters and not jobs:
+        raise pytest.UsageError(_nothing_matches(config))
     if not _selects_explicitly(config):
         jobs = drop_manual(jobs, _identity, explicit=False)  # no need to collect them at all
     for job in jobs:
@@ -259,19 +260,13 @@ def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, N
             gc.enable()
 
 
-class SpreadWarning(pytest.PytestWarning):
-    """A Spread project setting that Spread would silently ignore."""
+__all__ = ["SpreadWarning"]
 
 
-def _project_location(config: pytest.Config) -> Path:
-    explicit = config.getoption("spread_project")
-    if explicit:
-        return Path(explicit)
-    if config.args:
-        first = Path(config.args[0].split("::")[0])
-        if first.exists():
-            return first if first.is_dir() else first.parent
-    return config.invocation_params.dir
+def _nothing_matches(config: pytest.Config) -> str:
+    """Spread's words for filters that select nothing (`spread -list` says the same)."""
+    filters = " ".join(f"--spread-filter {value}" for value in config.getoption("spread_filter"))
+    return f"{NoJobsError('nothing matches provider filter')} ({filters})"
 
 
 def _controller_matrix(config: pytest.Config) -> Matrix:
@@ -279,17 +274,11 @@ def _controller_matrix(config: pytest.Config) -> Matrix:
     matrix = config.stash.get(CONTROLLER_MATRIX, None)
     if matrix is None:
         try:
-            matrix = config.stash[CONTROLLER_MATRIX] = _load(config)
+            # The nodes report the project's warnings, through pytest's summary.
+            matrix = config.stash[CONTROLLER_MATRIX] = load_matrix(config, controller=True)
         except SpreadError as exc:
             raise pytest.UsageError(str(exc)) from None
     return matrix
-
-
-def _load(config: pytest.Config) -> Matrix:
-    project = load_project(_project_location(config), strict=config.getoption("spread_strict"))
-    for warning in summarize_warnings(project.warnings):
-        warnings.warn(SpreadWarning(warning), stacklevel=1)
-    return build_matrix(project)
 
 
 def _selects_explicitly(config: pytest.Config) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 SHELL_OPTIONS = {
@@ -35,12 +37,46 @@ def check_shell_options(config: pytest.Config) -> bool:
     return True
 
 
+def spread_enabled(config: pytest.Config) -> bool:
+    """`--spread` on the command line, or `spread = true` in the ini file."""
+    return bool(config.getoption("spread") or config.getini("spread"))
+
+
+def explicit_project(config: pytest.Config) -> tuple[Path, str] | None:
+    """`--spread-project`, else the ini file's `spread_project` (relative to that file).
+
+    With the setting's own name, for messages.
+    """
+    option = config.getoption("spread_project")
+    if option:
+        return config.invocation_params.dir / option, "--spread-project"
+    setting = str(config.getini("spread_project") or "")
+    if not setting:
+        return None
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    name = config.inipath.name if config.inipath is not None else "the ini file"
+    return base / setting, f"spread_project in {name}"
+
+
 def _dest(name: str) -> str:
     return "spread_" + name.replace("-", "_")
 
 
 def add_options(parser: pytest.Parser) -> None:
-    """Add the spread group of options."""
+    """Add the spread group of options and ini settings."""
+    parser.addini(
+        "spread",
+        type="bool",
+        default=False,
+        help="collect the Spread project's jobs without --spread (e.g. for IDE test explorers)",
+    )
+    parser.addini(
+        "spread_project",
+        type="string",
+        default="",
+        help="spread.yaml, or a directory to look for it from, relative to the ini file "
+        "(--spread-project wins)",
+    )
     group = parser.getgroup("spread", "Spread full-system tests")
     group.addoption(
         "--spread",
