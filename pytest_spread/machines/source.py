@@ -24,7 +24,8 @@ from pytest_spread.run.content import Content, ContentError, describe_size, is_e
 from pytest_spread.run.execute import ScriptRunner
 from pytest_spread.run.report import Report
 from pytest_spread.run.worker import MachineWorker, RunOptions
-from pytest_spread.transport.retry import retry
+from pytest_spread.log import add_secret
+from pytest_spread.transport.retry import retry, stopped
 from pytest_spread.transport.ssh import Connection, RemoteError
 from pytest_spread.transport.sudo import as_root
 
@@ -70,6 +71,7 @@ class MachineSource:
         self.backends = backends  # the backends with selected jobs (SPREAD_BACKENDS)
         self.options = options
         self.password = options.password or secrets.token_hex(8)
+        add_secret(self.password)
         self.log = log
         self._lock = threading.RLock()
         self._providers: dict[str, Provider] = {}
@@ -104,6 +106,9 @@ class MachineSource:
                 raise SpreadError(f"cannot reuse any tracked {job.lane} machine")
             machine = self._allocate(job)
             reuse.add(machine)
+            if stopped():  # interrupted while allocating: the machine goes at once
+                self.discard(machine)
+                raise SpreadError(f"cannot allocate {job.lane}: interrupted")
             connection = self._prepared(machine, content)
 
         def reconnect() -> Connection:
@@ -132,6 +137,11 @@ class MachineSource:
         with self._lock:
             self._abandoned = True
             held = self._reuse.held() if self._reuse is not None else []
+            providers = list(self._providers.values())
+        for provider in providers:
+            interrupt = getattr(provider, "interrupt", None)  # cloud machines being allocated
+            if interrupt is not None:
+                interrupt()
         for machine in held:
             self.discard(machine)
 
@@ -156,7 +166,8 @@ class MachineSource:
                     self.matrix.project.dir,
                     self.password,
                     self.log,
-                    self.options.allocate_timeout,
+                    # the adhoc SSH wait honours both limits
+                    min(self.options.allocate_timeout, self.options.connect_timeout),
                     reuse=self.options.reuse,
                 )
                 self._providers[backend_name] = provider
@@ -244,6 +255,8 @@ class MachineSource:
                 give_up=lambda exc: exc.fatal,
             )
         except AllocationError as exc:
+            if stopped():
+                raise SpreadError(f"cannot allocate {job.lane}: interrupted") from None
             note(exc)
             raise SpreadError(f"cannot allocate {job.lane}: {exc}") from None
         self.log(f"Allocated {machine}.")
