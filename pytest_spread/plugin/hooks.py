@@ -15,7 +15,7 @@ from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts
 from pytest_spread.log import log, print_log_to_stdout
 from pytest_spread.plugin.collect import ProjectErrorFile, SpreadItem, TaskFile
 from pytest_spread.plugin.controller import announce, discard_orphans, node_input
-from pytest_spread.plugin.loading import load_matrix, visit_project
+from pytest_spread.plugin.loading import load_matrix, unused_project_hint, visit_project
 from pytest_spread.plugin.options import add_options, check_shell_options, spread_enabled
 from pytest_spread.plugin.ordering import choose_seed, hints_for, plan_run_order, save_timings
 from pytest_spread.plugin.session import (
@@ -173,6 +173,10 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     jobs = drop_manual(jobs, _identity, _selects_explicitly(config))
     wanted = sum(workers_per_lane(jobs).values())
     return max(1, min(wanted, int(config.getoption("spread_max_workers"))))
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    return [] if items or spread_enabled(config) else unused_project_hint(config)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -9,6 +9,7 @@ from the current directory, as Spread finds it.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from pytest_spread.errors import ProjectError, SpreadWarning, display_path
 from pytest_spread.plugin.options import explicit_project
-from pytest_spread.project.loader import find_project_file, load_project
+from pytest_spread.project.loader import PROJECT_FILES, find_project_file, load_project
 from pytest_spread.project.matrix import Matrix, build_matrix
 from pytest_spread.project.model import ProjectWarning, summarize_warnings
 
@@ -78,6 +79,7 @@ def project_location(config: pytest.Config) -> Path:
     explicit = explicit_project(config)
     if explicit is not None:
         path, source = explicit
+        path = absolute(path)
         if not path.exists():
             raise pytest.UsageError(f"{source}: no such file or directory: {display_path(path)}")
         return path
@@ -104,10 +106,15 @@ def path_arguments(config: pytest.Config) -> list[Path]:
     """The session's existing path arguments (node ids without their `::` part)."""
     paths = []
     for argument in config.args:
-        path = config.invocation_params.dir / argument.split("::")[0]
+        path = absolute(config.invocation_params.dir / argument.split("::")[0])
         if path.exists():
             paths.append(path)
     return paths
+
+
+def absolute(path: Path) -> Path:
+    """The absolute path without `..`, as pytest names collected files (symlinks kept)."""
+    return Path(os.path.abspath(path))
 
 
 def _search_start(path: Path) -> Path:
@@ -125,9 +132,19 @@ def visit_project(config: pytest.Config, project_dir: Path) -> None:
     A path inside the project narrows the collection as usual; one beside it
     (or a project named by --spread-project elsewhere) adds the project.
     """
-    project_dir = project_dir.resolve()
-    for argument in path_arguments(config):
-        path = argument.resolve()
+    for path in path_arguments(config):
         if path == project_dir or project_dir in path.parents or path in project_dir.parents:
             return
     config.args.append(str(project_dir))
+
+
+def unused_project_hint(config: pytest.Config) -> list[str]:
+    """When nothing was collected beside a spread.yaml, how to collect its jobs."""
+    for directory in dict.fromkeys([config.invocation_params.dir, config.rootpath]):
+        for name in PROJECT_FILES:
+            if (directory / name).is_file():
+                return [
+                    f"{display_path(directory / name)} is a Spread project: collect its jobs "
+                    "with --spread, or with spread = true in the pytest ini file"
+                ]
+    return []
