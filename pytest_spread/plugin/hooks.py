@@ -16,6 +16,7 @@ from pytest_spread.log import log, print_log_to_stdout
 from pytest_spread.plugin.collect import ProjectErrorFile, SpreadItem, TaskFile
 from pytest_spread.plugin.controller import announce, discard_orphans, node_input
 from pytest_spread.plugin.loading import load_matrix, unused_project_hint, visit_project
+from pytest_spread.plugin.nodes import header_lines, limit_nodes, selects_explicitly, useful_nodes
 from pytest_spread.plugin.options import add_options, check_shell_options, spread_enabled
 from pytest_spread.plugin.ordering import choose_seed, hints_for, plan_run_order, save_timings
 from pytest_spread.plugin.session import (
@@ -28,7 +29,6 @@ from pytest_spread.plugin.session import (
 )
 from pytest_spread.project.filters import compile_filters, drop_manual, matches_any
 from pytest_spread.project.matrix import Job, Matrix
-from pytest_spread.project.order import workers_per_lane
 from pytest_spread.run.report import Report
 
 
@@ -167,12 +167,20 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto`: one node per machine Spread would use, at most --spread-max-workers."""
     if not spread_enabled(config):
         return None
-    matrix = _controller_matrix(config)
-    filters = compile_filters(config.getoption("spread_filter"))
-    jobs = [job for job in matrix.jobs if matches_any(filters, job)]
-    jobs = drop_manual(jobs, _identity, _selects_explicitly(config))
-    wanted = sum(workers_per_lane(jobs).values())
+    wanted = useful_nodes(config, _controller_matrix(config))
     return max(1, min(wanted, int(config.getoption("spread_max_workers"))))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """xdist controller: start only the nodes that can work (before xdist starts them)."""
+    config = session.config
+    if STATE in config.stash and config.pluginmanager.get_plugin("dsession") is not None:
+        limit_nodes(config, _controller_matrix(config))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return header_lines(config)
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
@@ -206,7 +214,7 @@ def pytest_collection(session: pytest.Session) -> None:
     jobs = [job for job in matrix.jobs if matches_any(filters, job)]
     if filters and not jobs:
         raise pytest.UsageError(_nothing_matches(config))
-    if not _selects_explicitly(config):
+    if not selects_explicitly(config):
         jobs = drop_manual(jobs, _identity, explicit=False)  # no need to collect them at all
     for job in jobs:
         state.jobs_by_file.setdefault(job.task.file, []).append(job)
@@ -244,7 +252,7 @@ def pytest_collection_modifyitems(
     if not slots:
         return
     jobs: list[SpreadItem] = [items[index] for index in slots]  # type: ignore[misc]
-    kept = drop_manual(jobs, _job_of, _selects_explicitly(config))
+    kept = drop_manual(jobs, _job_of, selects_explicitly(config))
     if len(kept) < len(jobs):
         kept_ids = {id(item) for item in kept}
         config.hook.pytest_deselected(items=[i for i in jobs if id(i) not in kept_ids])
@@ -283,15 +291,6 @@ def _controller_matrix(config: pytest.Config) -> Matrix:
         except SpreadError as exc:
             raise pytest.UsageError(str(exc)) from None
     return matrix
-
-
-def _selects_explicitly(config: pytest.Config) -> bool:
-    """True when a selection could name manual jobs (Spread: any filter argument)."""
-    return bool(
-        config.getoption("spread_filter")
-        or config.getoption("keyword")
-        or config.getoption("markexpr")
-    )
 
 
 def _identity(job: Job) -> Job:
