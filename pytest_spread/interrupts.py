@@ -4,7 +4,11 @@ First SIGINT (as Spread): no new job starts, the running script is not
 interrupted, restores still run and the machines are discarded. Second
 SIGINT: the running scripts are abandoned and the machines discarded without
 restoring them. While machines are being discarded SIGINT only asks for that
-hurry, so that no machine is left behind.
+hurry, so that no machine is left behind. SIGTERM (what a cancelled CI job
+sends) counts as a Ctrl-C.
+
+`STOPPING` is set by the first one: waits that are not part of a running job
+(allocation retries, SSH waits) stop at once when it is set.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ FIRST_MESSAGE = (
     "Interrupted: finishing the running jobs, then restoring and discarding the machines "
     "(interrupt again to discard them at once)."
 )
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+STOPPING = threading.Event()  # the run was interrupted: no new machine, no more waiting
 
 
 class Interrupts:
-    """Counts SIGINTs in the main thread and calls back on the first and the second."""
+    """Counts SIGINTs (and SIGTERMs) in the main thread; calls back on the first and second."""
 
     def __init__(
         self,
@@ -32,7 +39,7 @@ class Interrupts:
         self.count = 0
         self._on_first = on_first
         self._on_second = on_second
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     @property
     def requested(self) -> bool:
@@ -49,17 +56,22 @@ class Interrupts:
         self.count = max(self.count, 2)
 
     def __enter__(self) -> Interrupts:
+        STOPPING.clear()
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for number in SIGNALS:
+                self._previous[number] = signal.signal(number, self._handle)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        previous, self._previous = self._previous, {}
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if previous:
+            STOPPING.clear()
 
     def _handle(self, signum: int, frame: object) -> None:
         self.count += 1
+        STOPPING.set()
         if self.count == 1:
             self._on_first()
         elif self.count == 2:
@@ -68,12 +80,18 @@ class Interrupts:
 
 @contextmanager
 def discarding(hurry: Callable[[], None]) -> Iterator[None]:
-    """Discarding machines: SIGINT calls `hurry` (skip restores) instead of interrupting."""
+    """Discarding machines: SIGINT and SIGTERM call `hurry` (skip restores), not interrupt."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: hurry())
+
+    def handle(signum: int, frame: object) -> None:
+        STOPPING.set()
+        hurry()
+
+    previous = {number: signal.signal(number, handle) for number in SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)

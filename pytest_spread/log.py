@@ -13,6 +13,39 @@ LOGGER = logging.getLogger("pytest_spread")
 VERBOSE = 15  # Spread's -v messages: between INFO (always shown) and DEBUG (-vv)
 logging.addLevelName(VERBOSE, "VERBOSE")
 
+HIDDEN = "<hidden>"
+MIN_SECRET = 4  # shorter values would hide ordinary words all over the output
+_secrets: set[str] = set()
+
+
+def add_secret(value: str) -> None:
+    """Never show `value` (a password): every message and script output hides it."""
+    if len(value) >= MIN_SECRET:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """`text` with every known secret replaced by `<hidden>`."""
+    for secret in sorted(_secrets, key=len, reverse=True) if _secrets else ():
+        if secret in text:
+            text = text.replace(secret, HIDDEN)
+    return text
+
+
+class _Redacting(logging.Filter):
+    """Hides known secrets in every message of the logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secrets:
+            message = record.getMessage()
+            hidden = redact(message)
+            if hidden != message:
+                record.msg, record.args = hidden, None
+        return True
+
+
+LOGGER.addFilter(_Redacting())
+
 
 def log(message: str) -> None:
     """A message Spread always prints (captured per test phase under pytest)."""

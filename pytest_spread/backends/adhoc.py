@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,12 +11,13 @@ from pytest_spread.backends.base import AllocationError, Machine
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.model import Backend, System
 from pytest_spread.transport.local import LocalResult, run_local
-from pytest_spread.transport.retry import retry
+from pytest_spread.transport.retry import retry, stopped
 from pytest_spread.transport.scripts import find_address, output_error
 from pytest_spread.transport.ssh import split_address
 from pytest_spread.transport.timeouts import limits
 
 SSH_WAIT = 300.0
+PORT_RELOG = 15.0  # how often a port wait says it is still waiting (Spread's)
 
 
 class AdhocProvider:
@@ -55,10 +57,13 @@ class AdhocProvider:
         machine = Machine(self.backend.name, system.name, address, username, password)
         self.log(f"Waiting for {machine} to make SSH available at {address}...")
         try:
-            wait_for_port(address, self.ssh_wait)
+            wait_for_port(
+                address, self.ssh_wait, lambda exc: self.log(f"Cannot connect to {machine}: {exc}")
+            )
         except OSError as exc:
             self.discard(machine)
-            raise AllocationError(f"cannot connect to {machine} at {address}: {exc}") from exc
+            reason = "interrupted" if stopped() else str(exc)
+            raise AllocationError(f"cannot connect to {machine} at {address}: {reason}") from exc
         return machine
 
     def discard(self, machine: Machine) -> None:
@@ -100,14 +105,29 @@ class AdhocProvider:
         )
 
 
-def wait_for_port(address: str, timeout: float) -> None:
-    """Wait until `address` accepts TCP connections; OSError after `timeout` seconds."""
+def wait_for_port(
+    address: str, timeout: float, progress: Callable[[OSError], None] = lambda exc: None
+) -> None:
+    """Wait until `address` accepts TCP connections; OSError after `timeout` seconds.
+
+    `progress(error)` is called every PORT_RELOG seconds of waiting; an
+    interrupted run stops waiting at once.
+    """
     host, port = split_address(address)
+    relog = time.monotonic() + PORT_RELOG
 
     def knock() -> None:
-        socket.create_connection((host, port), timeout=5).close()
+        left = max(deadline - time.monotonic(), 0.05)
+        socket.create_connection((host, port), timeout=min(left, 1.0)).close()
 
-    retry(knock, errors=OSError, timeout=timeout, interval=0.05)
+    def waiting(exc: OSError) -> None:
+        nonlocal relog
+        if time.monotonic() >= relog:
+            relog += PORT_RELOG
+            progress(exc)
+
+    deadline = time.monotonic() + timeout
+    retry(knock, errors=OSError, timeout=timeout, interval=0.05, on_error=waiting)
 
 
 def _output_error(output: str, status: int) -> str:

@@ -11,7 +11,7 @@ import time
 
 from pytest_spread.machines.pool import MachinePool, NoMachine
 from pytest_spread.project.matrix import Job
-from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES, JobAborted
+from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES, JobAborted, LevelRestoreFailed
 from pytest_spread.run.worker import MachineWorker
 
 
@@ -64,8 +64,9 @@ class JobRun:
         try:
             worker.restore(self.job)
         finally:
-            if last_of_lane:
-                self.pool.close_lane(self.job.lane)
+            failures = self.pool.close_lane(self.job.lane) if last_of_lane else []
+        if failures:  # Spread fails the run; under pytest, this teardown
+            raise LevelRestoreFailed("\n".join(failures))
 
     def run(self) -> None:
         """Every phase in a row on the started machine, as the `spread` command runs a job.

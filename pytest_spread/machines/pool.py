@@ -73,21 +73,35 @@ class MachinePool:
         else:
             self.log(f"Replacing {lane.machine}: {reason}")
 
-    def close_lane(self, name: str, *, restore: bool = True) -> None:
-        """The lane has no more jobs: restore its levels and discard its machine."""
+    def close_lane(self, name: str, *, restore: bool = True) -> list[str]:
+        """The lane has no more jobs: restore its levels and discard its machine.
+
+        Returns why outer restores failed (they are in the report too).
+        """
         lane = self._lanes.pop(name, None)
         if lane is None:
-            return
+            return []
+        failures: list[str] = []
         try:
             if restore:
-                lane.worker.finish()
+                failures = lane.worker.finish()
         except SpreadError as exc:
             self.log(f"Error restoring {lane.machine}: {exc}")
         finally:
+            # After a reboot the runner holds a newer connection than the lane's first.
+            lane.worker.runner.connection.close()
             lane.connection.close()
             self.source.discard(lane.machine)
+        return failures
 
     def close(self, *, restore: bool = True) -> None:
-        """Restore (unless told not to) and discard every machine; never raises."""
+        """Restore (unless told not to) and discard every machine; never raises.
+
+        Every lane is tried, whatever went wrong with the one before.
+        """
         for name in list(self._lanes):
-            self.close_lane(name, restore=restore)
+            machine = self._lanes[name].machine
+            try:
+                self.close_lane(name, restore=restore)
+            except Exception as exc:  # the other lanes still go
+                self.log(f"Error discarding {machine}: {exc}")

@@ -54,6 +54,7 @@ class ReuseFile:
     @classmethod
     def open(cls, path: Path, log: Callable[[str], None], *, shared: bool = False) -> ReuseFile:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # it holds passwords
         reuse = cls(path, os.fdopen(fd, "r+"), log, shared)
         if shared:
             with reuse._update():
@@ -169,7 +170,9 @@ class ReuseFile:
         stream = self._file
         tmp = self.path.with_name(self.path.name + ".tmp")
         new = self.path.with_name(self.path.name + ".new")
-        with open(tmp, "w") as out:
+        # It holds passwords: created private, as the file itself (0600).
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            os.fchmod(out.fileno(), 0o600)  # a .tmp left by an older run keeps its mode
             out.write(text)
             out.flush()
             os.fsync(out.fileno())

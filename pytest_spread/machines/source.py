@@ -18,13 +18,13 @@ from pathlib import Path
 from pytest_spread.backends.base import AllocationError, Machine, Provider
 from pytest_spread.backends.registry import discard_machine, make_provider
 from pytest_spread.errors import SpreadError
+from pytest_spread.log import add_secret
 from pytest_spread.machines.reuse import ReuseFile, reuse_path
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.run.content import Content, ContentError, describe_size, is_empty, pack, send
 from pytest_spread.run.execute import ScriptRunner
 from pytest_spread.run.report import Report
 from pytest_spread.run.worker import MachineWorker, RunOptions
-from pytest_spread.log import add_secret
 from pytest_spread.transport.retry import retry, stopped
 from pytest_spread.transport.ssh import Connection, RemoteError
 from pytest_spread.transport.sudo import as_root

@@ -63,6 +63,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput["spread_report"] = state.report.to_dict()
     else:
         save_timings(session.config, state)
+        if state.report.restores_failed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # Spread exits 1 too
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

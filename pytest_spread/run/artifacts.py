@@ -11,6 +11,10 @@ from pytest_spread.transport.scripts import output_error
 from pytest_spread.transport.ssh import Connection
 from pytest_spread.transport.sudo import as_root
 
+# The files are ours, with our umask: a machine cannot plant root-owned, setuid or
+# world-writable files on this computer (GNU tar keeps owners and modes for root).
+UNPACK = ["tar", "xJ", "--no-same-owner", "--no-same-permissions"]
+
 
 class ArtifactsError(SpreadError):
     """The artifacts could not be fetched."""
@@ -31,9 +35,7 @@ def fetch(connection: Connection, job: Job, remote_path: str, target: Path, sudo
         directory.mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as exc:
         raise ArtifactsError(f"cannot create artifacts directory: {exc}") from exc
-    unpack = subprocess.Popen(
-        ["tar", "xJ"], cwd=directory, stdin=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    unpack = subprocess.Popen(UNPACK, cwd=directory, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     assert unpack.stdin is not None
     try:
         result = connection.run(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pytest_spread.backends.base import Machine
 from pytest_spread.errors import SpreadError
-from pytest_spread.log import debug
+from pytest_spread.log import debug, redact
 from pytest_spread.project.environment import job_environment
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.run.shell import ShellModes, run_shell
@@ -171,9 +171,10 @@ class ScriptRunner:
             )
         except RemoteError as exc:
             raise ScriptFailed(str(exc)) from exc
-        if result.output:
-            debug(f"Output from running script on {label}:\n-----\n{result.text}\n-----")
-        output = scripts.clean_output(result.text)
+        text = redact(result.text)
+        if text:
+            debug(f"Output from running script on {label}:\n-----\n{text}\n-----")
+        output = scripts.clean_output(text)
         if result.killed:
             output += "\n<kill-timeout reached>"
         return output, result.status, result.killed
@@ -230,6 +231,7 @@ class ScriptRunner:
                 timeout=limits.kill,
                 interval=0.2,
                 on_error=taking_a_while,
+                stop=None,  # a reboot is part of the running job: Ctrl-C lets it finish
             )
         except RemoteError:
             raise ScriptFailed(f"kill-timeout reached after {label} reboot request") from None

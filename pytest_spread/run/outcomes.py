@@ -23,4 +23,15 @@ class ArtifactsFailed(Exception):
     """The task's artifacts could not be fetched (Spread stops the run)."""
 
 
-LIFECYCLE_OUTCOMES = (JobAborted, TaskPrepareFailed, TaskFailed, TaskRestoreFailed, ArtifactsFailed)
+class LevelRestoreFailed(Exception):
+    """A suite, backend or project restore failed when the machine left its lane."""
+
+
+LIFECYCLE_OUTCOMES = (
+    JobAborted,
+    TaskPrepareFailed,
+    TaskFailed,
+    TaskRestoreFailed,
+    ArtifactsFailed,
+    LevelRestoreFailed,
+)

@@ -46,6 +46,13 @@ class Report:
         """True when nothing was aborted and nothing failed (exit status 0)."""
         return not self.aborted and not any(getattr(self, a) for a, _ in FAILURE_LISTS)
 
+    @property
+    def restores_failed(self) -> bool:
+        """A suite, backend or project restore failed: Spread exits 1 for it."""
+        return bool(
+            self.failed_suite_restore or self.failed_backend_restore or self.failed_project_restore
+        )
+
     def messages(self) -> list[str]:
         """The report as Spread logs it: one message per block, entries sorted."""
         blocks = [f"Successful tasks: {self.successful}", f"Aborted tasks: {self.aborted}"]

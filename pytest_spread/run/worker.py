@@ -135,17 +135,24 @@ class MachineWorker:
         if fetch_failure is not None:
             raise fetch_failure
 
-    def finish(self) -> None:
-        """Restore the suite, backend and project levels this machine entered."""
+    def finish(self) -> list[str]:
+        """Restore the suite, backend and project levels this machine entered.
+
+        Returns why each failed restore failed (also recorded in the report).
+        """
         last = self.last
         if self.abend or last is None:
-            return
-        if self.inside_suite is not None:
-            self._level("suite", "restore", last)
-        if self.inside_backend:
-            self._level("backend", "restore", last)
-        if self.inside_project:
-            self._level("project", "restore", last)
+            return []
+        failures = []
+        for level, entered in (
+            ("suite", self.inside_suite is not None),
+            ("backend", self.inside_backend),
+            ("project", self.inside_project),
+        ):
+            failure = entered and self._level(level, "restore", last)
+            if failure:
+                failures.append(f"{level} restore failed on {self.runner.machine}: {failure}")
+        return failures
 
     # -- levels -------------------------------------------------------------
 

@@ -10,8 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_spread.log import debug, redact
 from pytest_spread.transport import scripts
 from pytest_spread.transport.timeouts import Limits
+
+# A script's background children may keep its output open after it ended
+# (a daemon started without redirecting it): its output is taken as complete
+# this long after the script itself exits.
+OUTPUT_GRACE = 1.0
 
 
 @dataclass
@@ -35,8 +41,17 @@ def run_local(
     warn: Callable[[str], None],
     fds: Sequence[int] = (),
 ) -> LocalResult:
-    """Run `script` with Spread's local wrapper; `fds` become the child's fd 3, 4, ..."""
-    program = scripts.local_script(script, env=env, trace=True).encode()
+    """Run `script` with Spread's local wrapper; `fds` become the child's fd 3, 4, ...
+
+    An empty script is nothing to do, as in Spread. Known secrets are hidden
+    in the output, and -vv shows the program (exported values hidden) and its
+    output as Spread does.
+    """
+    if not scripts.go_trim(script):
+        return LocalResult(0, "")
+    text = scripts.local_script(script, env=env, trace=True)
+    debug(f"Running local script:\n-----\n{redact(scripts.redact_exports(text))}\n------")
+    program = text.encode()
     process = subprocess.Popen(
         _command(fds),
         cwd=cwd,
@@ -63,9 +78,12 @@ def run_local(
         reader.join(1)
         process.stdout.close()
         raise
-    reader.join()
-    process.stdout.close()
-    output = b"".join(chunks).decode("utf-8", "replace")
+    reader.join(OUTPUT_GRACE)
+    if not reader.is_alive():  # else a background child holds it: the reader drains it
+        process.stdout.close()
+    output = redact(b"".join(chunks).decode("utf-8", "replace"))
+    if output:
+        debug(f"Output from running local script:\n-----\n{output}\n-----")
     if killed:
         output += "\n<kill-timeout reached>"
     return LocalResult(process.returncode, output, killed)
@@ -95,14 +113,17 @@ def _wait(
             return True
         warn(
             f"WARNING: {label} running late. "
-            + late.message(b"".join(chunks).decode("utf-8", "replace"))
+            + late.message(redact(b"".join(chunks).decode("utf-8", "replace")))
         )
 
 
 def _read_all(stream: object, chunks: list[bytes]) -> None:
     read = stream.read1  # type: ignore[attr-defined]
-    while data := read(65536):
-        chunks.append(data)
+    try:
+        while data := read(65536):
+            chunks.append(data)
+    except (OSError, ValueError):
+        return  # closed under a late reader
 
 
 def _command(fds: Sequence[int]) -> list[str]:
