@@ -82,7 +82,7 @@ class LXDProvider:
         try:
             source, shown = self.image_source(lxd, system)
         except LXDError as exc:
-            raise AllocationError(str(exc)) from None
+            raise AllocationError(str(exc), fatal=exc.unreachable) from None
         name = next_name(system)
         full = f"{self.backend.location}:{name}" if self.backend.location else name
         try:
@@ -105,7 +105,7 @@ class LXDProvider:
             self.tune_ssh(lxd, name)
         except LXDError as exc:
             self._delete(lxd, name)
-            raise AllocationError(str(exc)) from None
+            raise AllocationError(str(exc), fatal=exc.unreachable) from None
         return machine
 
     def discard(self, machine: Machine) -> None:

@@ -28,11 +28,13 @@ DEFAULT_REMOTES = {
 
 
 class LXDError(SpreadError):
-    """An LXD request failed; `missing` when LXD said the object does not exist."""
+    """An LXD request failed: `missing` when LXD said the object does not exist,
+    `unreachable` when the daemon did not answer at all."""
 
-    def __init__(self, message: str, *, missing: bool = False) -> None:
+    def __init__(self, message: str, *, missing: bool = False, unreachable: bool = False) -> None:
         super().__init__(message)
         self.missing = missing
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,10 @@ class LXD:
         try:
             if self.remote in ("", "local"):
                 if not os.path.exists(socket_path()):
-                    raise LXDError(f"cannot reach the LXD daemon at {self.where}: no socket {hint}")
+                    raise LXDError(
+                        f"cannot reach the LXD daemon at {self.where}: no socket {hint}",
+                        unreachable=True,
+                    )
                 return Client(endpoint=socket_path())
             address = remotes().get(self.remote)
             if address is None:
@@ -130,7 +135,8 @@ class LXD:
             raise LXDError(str(exc), missing="not found" in str(exc).lower()) from None
         except requests.RequestException as exc:
             self._client = None
-            raise LXDError(f"cannot reach the LXD daemon at {self.where}: {exc}") from None
+            message = f"cannot reach the LXD daemon at {self.where}: {_reason(exc)}"
+            raise LXDError(message, unreachable=True) from None
 
     def _wait(self, operation: str) -> Any:
         op_id = operation.rstrip("/").rsplit("/", 1)[-1]
@@ -194,6 +200,14 @@ def _credentials(remote: str) -> tuple[tuple[str, str] | None, str | bool]:
             server = directory / "servercerts" / f"{remote}.crt"
             return (str(crt), str(key)), str(server) if server.is_file() else True
     return None, True
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The innermost reason of a connection failure (no urllib3 pool chatter)."""
+    reason: BaseException = exc
+    while reason.__context__ is not None or reason.__cause__ is not None:
+        reason = reason.__cause__ or reason.__context__  # type: ignore[assignment]
+    return str(reason) or type(reason).__name__
 
 
 def wait_until(deadline: float, interval: float) -> bool:
