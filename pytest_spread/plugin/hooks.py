@@ -15,6 +15,7 @@ from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts
 from pytest_spread.log import log, print_log_to_stdout
 from pytest_spread.plugin.collect import ProjectErrorFile, SpreadItem, TaskFile
 from pytest_spread.plugin.controller import announce, discard_orphans, node_input
+from pytest_spread.plugin.junit import JobClassNames, one_line_message
 from pytest_spread.plugin.loading import load_matrix, unused_project_hint, visit_project
 from pytest_spread.plugin.nodes import header_lines, limit_nodes, selects_explicitly, useful_nodes
 from pytest_spread.plugin.options import add_options, check_shell_options, spread_enabled
@@ -47,6 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         state = config.stash[STATE] = SpreadState()
         if not hasattr(config, "workerinput"):
             config.pluginmanager.register(RunRecorder(config, state), "spread-recorder")
+            config.pluginmanager.register(JobClassNames(config), "spread-junit")
         if config.getoption("spread_log") or interactive:
             print_log_to_stdout()  # with shells, say which job the shell is for
 
@@ -145,6 +147,7 @@ def pytest_runtest_makereport(
     """Each phase's duration as a user property (JUnit XML shows them, also under xdist)."""
     report = yield
     if isinstance(item, SpreadItem):
+        one_line_message(report)
         timing = (f"{call.when}_seconds", f"{report.duration:.3f}")
         item.user_properties.append(timing)
         if call.when == "teardown":
