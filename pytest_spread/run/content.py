@@ -20,6 +20,7 @@ from pytest_spread.transport.sudo import as_root
 from pytest_spread.transport.timeouts import limits
 
 REUSE_PATTERN = ".spread-reuse.*"
+PYTEST_CACHE = ".pytest_cache"  # pytest's cache (also the job durations): not for the machines
 SAMPLE = 4 << 20  # bytes of the archive tried for compressibility
 
 
@@ -34,12 +35,15 @@ def tar_arguments(matrix: Matrix) -> list[str]:
     """
     project = matrix.project
     members = list(matrix.include) or sorted(
-        name for name in os.listdir(project.dir) if not name.startswith(".spread-reuse.")
+        name
+        for name in os.listdir(project.dir)
+        if not name.startswith(".spread-reuse.") and name != PYTEST_CACHE
     )
     return [
         "tar",
         "c",
         f"--exclude={REUSE_PATTERN}",
+        f"--exclude={PYTEST_CACHE}",
         *(f"--exclude={entry}" for entry in matrix.exclude),
         *(f"--transform={entry}" for entry in matrix.rename),
         *members,
