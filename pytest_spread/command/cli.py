@@ -8,7 +8,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_spread.command.flags import FlagError, OptionsError, SpreadOptions, parse_spread_args
+from pytest_spread import __version__
+from pytest_spread.command.flags import (
+    FlagError,
+    OptionsError,
+    SpreadOptions,
+    asks_version,
+    parse_spread_args,
+)
 from pytest_spread.errors import SpreadError
 from pytest_spread.log import VERBOSE, log, print_log_to_stdout, verbose
 from pytest_spread.project.filters import select_jobs
@@ -20,6 +27,9 @@ from pytest_spread.project.model import summarize_warnings
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `spread` command; returns the exit status (0, 1 on errors, 2 on bad flags)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if asks_version(args):
+        print(VERSION)
+        return 0
     try:
         options = parse_spread_args(args)
     except FlagError as exc:
@@ -38,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted")
+
+
+# Which implementation is on PATH: the Go tool has no -version flag.
+VERSION = f"spread (pytest-spread {__version__}, Python re-implementation of Spread)"
 
 
 def list_jobs(options: SpreadOptions) -> int:

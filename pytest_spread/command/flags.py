@@ -181,6 +181,8 @@ SPREAD_FLAGS: tuple[Flag, ...] = (
     Flag("restore", "bool", False, "Run only the restore scripts", "restore"),
     Flag("discard", "bool", False, "Discard reused servers without running", "discard"),
     Flag("artifacts", "string", "", "Where to store task artifacts", "artifacts"),
+    Flag("logs", "string", "", "Where to store generated logs", "logs"),  # spread-plus
+    Flag("json", "string", "", "Where to store json results output", "json"),  # spread-plus
     Flag("seed", "int", 0, "Seed for job order permutation", "seed"),
     Flag("repeat", "int", 0, "Number of times to repeat each task", "repeat"),
     Flag("gc", "bool", False, "Garbage collect backend resources when possible", "gc"),
@@ -212,6 +214,8 @@ class SpreadOptions:
     restore: bool = False
     discard: bool = False
     artifacts: str = ""
+    logs: str = ""
+    json: str = ""
     seed: int = 0
     repeat: int = 0
     gc: bool = False
@@ -221,6 +225,19 @@ class SpreadOptions:
 def usage_text() -> str:
     """What `spread -h` prints (to standard error) when run as `spread`."""
     return _SPREAD.usage()
+
+
+VERSION_FLAGS = ("-version", "--version", "-version=true", "--version=true")
+
+
+def asks_version(argv: Sequence[str]) -> bool:
+    """True when `-version` is among the flags (not a flag of Go's spread: ours alone)."""
+    for arg in argv:
+        if arg == "--" or not arg.startswith("-"):
+            return False
+        if arg in VERSION_FLAGS:
+            return True
+    return False
 
 
 def parse_spread_args(argv: Sequence[str]) -> SpreadOptions:
