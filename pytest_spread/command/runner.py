@@ -88,6 +88,9 @@ def run_jobs(
                     source.abandon()  # the workers' scripts die with their machines
                 source.close()
     report.aborted += board.pending  # left in the queue, as in Spread
+    for queue in board.queues.values():
+        for job in queue.remaining():
+            options.run.observer.job_aborted(job, "left in the queue")
     return report
 
 

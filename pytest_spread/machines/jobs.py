@@ -44,13 +44,18 @@ class JobRun:
             if not abort:
                 raise
             self.pool.report.aborted += 1
+            self.pool.source.options.run.observer.job_aborted(self.job, str(exc))
             raise JobAborted(str(exc)) from None
         self.machine_seconds = time.perf_counter() - started
 
     def prepare(self) -> None:
         """Every level up to and including the task prepare, on the started machine."""
         assert self.worker is not None, "start() first"
-        self.worker.prepare(self.job)
+        try:
+            self.worker.prepare(self.job)
+        except JobAborted as exc:
+            self.pool.source.options.run.observer.job_aborted(self.job, str(exc))
+            raise
 
     def execute(self) -> str:
         """The task's execute; its output when it passed."""

@@ -11,6 +11,7 @@ from pytest_spread.errors import SpreadError
 from pytest_spread.log import debug, redact
 from pytest_spread.project.environment import job_environment
 from pytest_spread.project.matrix import Job, Matrix
+from pytest_spread.run.observers import NO_OBSERVER, RunObserver
 from pytest_spread.run.shell import ShellModes, run_shell
 from pytest_spread.transport import scripts
 from pytest_spread.transport.retry import retry
@@ -56,6 +57,8 @@ class ScriptFailed(Exception):
 class ScriptRunner:
     """Runs steps on one machine over its connection, logging like Spread."""
 
+    observer: RunObserver = NO_OBSERVER  # hears every script and message (see observe)
+
     def __init__(
         self,
         machine: Machine,
@@ -73,23 +76,36 @@ class ScriptRunner:
         self.shells = shells
         self.sudo = machine.sudo
 
+    def observe(self, observer: RunObserver) -> None:
+        """Tell `observer` about this machine's scripts and messages from now on."""
+        log, machine = self.log, self.machine
+
+        def logged(message: str) -> None:
+            log(message)
+            observer.message(machine, message)
+
+        self.observer, self.log = observer, logged
+
     def run(self, step: Step) -> str:
         """Run the step and return its output; ScriptFailed (after debug) when it fails."""
         if not step.script.strip():
             return ""
         present, gerund = VERBS[step.verb]
         where = f"{step.context} ({self.machine.label})"
+        self.observer.script_started(step.verb, step.context, step.job, self.machine)
         self.log(f"{present} {where}{step.progress}...")
         shells, executing = self.shells, step.verb == "execute"
         if executing and (shells.shell or shells.shell_before):
             self._shell(step, f"Starting shell instead of executing {step.job.name}...")
             if shells.shell:
+                self._ended(step, "", ok=True)
                 return ""  # the shell replaces the execute, which counts as a success
         try:
             output = self._run_with_reboots(step)
         except ScriptFailed as failure:
             failure.line = f"Error {gerund} {where} : {failure}"
             self.log(failure.line)
+            self._ended(step, str(failure), ok=False)
             if step.debug.strip():
                 self._debug(step, where)
             if shells.debug or shells.shell_after:
@@ -97,7 +113,11 @@ class ScriptRunner:
             raise
         if executing and shells.shell_after:
             self._shell(step, f"Starting shell after executing {step.job.name}...")
+        self._ended(step, output, ok=True)
         return output
+
+    def _ended(self, step: Step, output: str, *, ok: bool) -> None:
+        self.observer.script_ended(step.verb, step.context, step.job, self.machine, output, ok)
 
     def _shell(self, step: Step, announce: str) -> None:
         """An interactive shell where the step's script runs, with its environment."""

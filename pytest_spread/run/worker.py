@@ -22,6 +22,7 @@ from pytest_spread.project.matrix import Job
 from pytest_spread.project.model import Project, Suite
 from pytest_spread.run import artifacts
 from pytest_spread.run.execute import ScriptFailed, ScriptRunner, Step
+from pytest_spread.run.observers import NO_OBSERVER, RunObserver
 from pytest_spread.run.outcomes import (
     ArtifactsFailed,
     JobAborted,
@@ -46,6 +47,7 @@ class RunOptions:
     total: int = 0  # selected jobs, for "(n/total)"
     artifacts: Path | None = None  # where to fetch task artifacts (Spread's -artifacts)
     shells: ShellModes = field(default_factory=ShellModes)  # -debug, -shell...
+    observer: RunObserver = NO_OBSERVER  # JSON results, per-job logs, progress
 
 
 @dataclass
@@ -64,6 +66,8 @@ class MachineWorker:
         self.runner = runner
         self.report = report
         self.options = options
+        if options.observer is not NO_OBSERVER:
+            runner.observe(options.observer)
         self.inside_project = False
         self.inside_backend = False
         self.inside_suite: Suite | None = None

@@ -33,8 +33,12 @@ Usage of spread:
     \tDiscard reused servers without running
   -gc
     \tGarbage collect backend resources when possible
+  -json string
+    \tWhere to store json results output
   -list
     \tJust show list of jobs that would run
+  -logs string
+    \tWhere to store generated logs
   -pass string
     \tServer password to use, defaults to random
   -repeat int
