@@ -117,8 +117,6 @@ def test_gc_runs_nothing(pytester, machine, tmp_path):
     (pytester.path / "spread.yaml").write_text(text)
     result = spread(pytester, "-gc")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(
-        ['* Error collecting garbage from "lxd": the lxd backend is not supported yet']
-    )
+    assert "Error collecting garbage" not in result.stdout.str()  # lxd collects nothing
     assert "Executing" not in result.stdout.str()
     assert not machine.path("/root/runs").exists()
