@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_spread import __version__
 from pytest_spread.command.flags import (
@@ -22,6 +23,9 @@ from pytest_spread.project.filters import select_jobs
 from pytest_spread.project.loader import load_project
 from pytest_spread.project.matrix import build_matrix
 from pytest_spread.project.model import summarize_warnings
+
+if TYPE_CHECKING:
+    from pytest_spread.run.observers import RunObserver
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,9 +80,13 @@ def run_jobs(options: SpreadOptions) -> int:
     jobs = select_jobs(matrix.jobs, options.filters)
     from pytest_spread.command import runner
     from pytest_spread.machines.source import PoolOptions
+    from pytest_spread.run.observers import Observers
+    from pytest_spread.run.results import ResultsRecorder
     from pytest_spread.run.shell import ShellModes
     from pytest_spread.run.worker import RunOptions
 
+    results = ResultsRecorder() if options.json else None  # spread-plus' -json
+    observer = Observers(*_observers(results, options.logs))
     print_log_to_stdout(
         logging.DEBUG if options.very_verbose else VERBOSE if options.verbose else logging.INFO
     )
@@ -105,6 +113,7 @@ def run_jobs(options: SpreadOptions) -> int:
                 shell_before=options.shell_before,
                 shell_after=options.shell_after,
             ),
+            observer=observer,
         ),
     )
     if options.gc:
@@ -126,9 +135,19 @@ def run_jobs(options: SpreadOptions) -> int:
         durations.save(cache, durations.spans(timings), {job.name for job in matrix.jobs})
     for message in report.messages():
         log(message)
+    if results is not None:
+        results.write(Path(options.json), report)
     if not report.ok:
         return _fail("unsuccessful run")
     return 0
+
+
+def _observers(results: RunObserver | None, logs: str) -> list[RunObserver]:
+    """The observers -json and -logs (spread-plus' flags) ask for."""
+    from pytest_spread.run.joblogs import JobLogs
+
+    found = [results] if results is not None else []
+    return [*found, JobLogs(Path(logs).absolute())] if logs else found
 
 
 def _fail(message: str) -> int:

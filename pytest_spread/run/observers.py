@@ -67,7 +67,7 @@ class Observers(RunObserver):
 
 
 def level_of(context: str, job: Job) -> str:
-    """"project", "suite" or "task", from a step's context as spread-plus tells them.
+    """The level of a step, `project`, `suite` or `task`, from its context as spread-plus tells.
 
     A backend's scripts run in the lane's context, like the project's, so they
     count as the project level (spread-plus' report.go does the same).
