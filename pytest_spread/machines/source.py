@@ -184,6 +184,7 @@ class MachineSource:
                 send(connection, self.matrix.remote_path, content, machine.sudo)
             except (ContentError, RemoteError) as exc:
                 connection.close()
+                self.log(f"Discarding {machine}, cannot send project content: {exc}")
                 raise SpreadError(f"cannot send project content to {machine}: {exc}") from exc
         except SpreadError:
             self.discard(machine)
@@ -234,6 +235,7 @@ class MachineSource:
         try:
             provider = self.provider(job.backend.name)
         except AllocationError as exc:
+            self.log(f"Cannot allocate {job.lane}: {exc}")
             raise SpreadError(f"cannot allocate {job.lane}: {exc}") from None
         username, password = self.matrix.credentials.get(job.lane, ("", ""))
         password = password or self.password

@@ -20,6 +20,7 @@ from pytest_spread.errors import SpreadError
 from pytest_spread.log import held_messages
 from pytest_spread.transport.ssh import Connection, RemoteError
 
+EOF = b"\x04"  # Ctrl-D: what a terminal sends at the end of input
 _ONE_AT_A_TIME = threading.Lock()  # one terminal: shells of parallel workers take turns
 
 
@@ -61,21 +62,30 @@ def run_shell(connection: Connection, command: str, fd_in: int = 0, fd_out: int 
 
 
 def _pump(channel: Any, fd_in: int, fd_out: int) -> None:
-    """Copy the terminal to the channel and back until the remote side ends."""
+    """Copy the terminal to the channel and back until the remote side ends.
+
+    When the local input ends (EOF), the remote shell gets a Ctrl-D and the
+    end of its input, so it exits as it would at a terminal.
+    """
+    watched = [channel, fd_in]
     while True:
-        readable, _, _ = select.select([channel, fd_in], [], [], 0.5)
+        readable, _, _ = select.select(watched, [], [], 0.5)
         if channel in readable:
             data = channel.recv(65536)
             if not data:
                 return
             os.write(fd_out, data)
         if fd_in in readable:
-            data = os.read(fd_in, 4096)
-            if not data:
-                channel.shutdown_write()
-                fd_in = -1
-            else:
+            try:
+                data = os.read(fd_in, 4096)
+            except OSError:
+                data = b""
+            if data:
                 channel.sendall(data)
+            else:
+                channel.sendall(EOF)
+                channel.shutdown_write()
+                watched = [channel]
         if channel.exit_status_ready() and not channel.recv_ready():
             return
 

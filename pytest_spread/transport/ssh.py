@@ -22,6 +22,10 @@ from pytest_spread.errors import SpreadError
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 DEFAULT_PORT = 22
+OPEN_TIMEOUT = 10.0  # a new session must be granted within this
+KEEPALIVE = 15.0  # seconds between keepalive packets on an idle connection
+IDLE_PROBE = 30.0  # a command silent this long: check the machine still answers
+SEND_TIMEOUT = 60.0  # sending input (an upload) may not stall longer than this
 CHUNK = 1 << 18
 WINDOW = 1 << 26  # large windows: uploads are not held back by flow control
 
@@ -61,6 +65,7 @@ class Connection:
         self._transport = transport
         self.address = address
         self.username = username
+        self._lost = ""  # why the connection is no longer usable
 
     @classmethod
     def open(
@@ -82,11 +87,12 @@ class Connection:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             transport.close()
             raise RemoteError(f"cannot connect to {address}: {_reason(exc)}") from exc
+        transport.set_keepalive(int(KEEPALIVE))
         return cls(transport, address, username)
 
     @property
     def alive(self) -> bool:
-        return bool(self._transport.is_active())
+        return not self._lost and bool(self._transport.is_active())
 
     def close(self) -> None:
         self._transport.close()
@@ -106,21 +112,33 @@ class Connection:
 
         `on_tick(output so far)` is called every `tick` seconds while it runs;
         after `kill_after` seconds the command is killed (Result.killed).
-        With `stdout`, output is streamed there instead of kept.
+        With `stdout`, output is streamed there instead of kept. A machine
+        that stops answering (gone without closing the connection) fails the
+        command within OPEN_TIMEOUT, SEND_TIMEOUT or IDLE_PROBE + OPEN_TIMEOUT
+        seconds, and every later command at once.
         """
+        if self._lost:
+            raise RemoteError(self._lost)
         try:
-            channel = self._transport.open_session(timeout=10)
+            channel = self._transport.open_session(timeout=OPEN_TIMEOUT)
             channel.set_combine_stderr(combine)
             _exec_without_reply(channel, command)
+            channel.settimeout(SEND_TIMEOUT)
             _feed(channel, stdin)
-            return _collect(channel, kill_after, tick, on_tick, stdout)
+            return _collect(channel, kill_after, tick, on_tick, stdout, self._probe)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise RemoteError(f"connection to {self.address} lost: {_reason(exc)}") from exc
+            self._lost = f"connection to {self.address} lost: {_reason(exc)}"
+            self._transport.close()
+            raise RemoteError(self._lost) from exc
+
+    def _probe(self) -> None:
+        """Check that the machine still answers: it must grant a new session in time."""
+        self._transport.open_session(timeout=OPEN_TIMEOUT).close()
 
     def open_pty_session(self, command: str, term: str, columns: int, lines: int) -> Any:
         """A new session running `command` on a PTY (for interactive shells)."""
         try:
-            channel = self._transport.open_session(timeout=10)
+            channel = self._transport.open_session(timeout=OPEN_TIMEOUT)
             channel.get_pty(term=term, width=columns, height=lines)
             channel.exec_command(command)
         except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -153,25 +171,31 @@ def _collect(
     tick: float | None,
     on_tick: Callable[[bytes], None] | None,
     stdout: IO[bytes] | None,
+    probe: Callable[[], None],
 ) -> Result:
     start = time.monotonic()
     kill_at = start + kill_after if kill_after is not None else None
     next_tick = start + tick if tick else None
+    next_probe = start + IDLE_PROBE
     chunks: list[bytes] = []
     while True:
         now = time.monotonic()
-        deadlines = [d for d in (kill_at, next_tick) if d is not None]
-        channel.settimeout(max(min(deadlines) - now, 0.001) if deadlines else None)
+        deadlines = [d for d in (kill_at, next_tick, next_probe) if d is not None]
+        channel.settimeout(max(min(deadlines) - now, 0.001))
         try:
             data = channel.recv(CHUNK)
         except TimeoutError:
             data = None
         if data:
             (stdout.write(data) if stdout is not None else chunks.append(data))
+            next_probe = time.monotonic() + IDLE_PROBE
             continue
         if data == b"":
             break  # end of output
         now = time.monotonic()
+        if now >= next_probe:
+            probe()
+            next_probe = time.monotonic() + IDLE_PROBE
         if kill_at is not None and now >= kill_at:
             _kill(channel)
             return Result(-1, b"".join(chunks), killed=True)
