@@ -163,12 +163,14 @@ def test_vv_shows_local_scripts_and_their_output_as_spread_does(pytester, machin
 def test_a_failing_outer_restore_fails_the_run(pytester, machine, tmp_path, level, command):
     ledger = tmp_path / "ledger"
     failing = "restore: |\n    echo cannot restore\n    exit 1\n"
-    where = {
-        "project": {"project_extra": failing},
-        "backend": {"backend_extra": failing},
-        "suite": {"suite_extra": failing},
-    }[level]
-    pytester.makefile(".yaml", spread=ledger_yaml(machine, ledger, **where))
+    text = ledger_yaml(
+        machine,
+        ledger,
+        project_extra=failing if level == "project" else "",
+        backend_extra=failing if level == "backend" else "",
+        suite_extra=failing if level == "suite" else "",
+    )
+    pytester.makefile(".yaml", spread=text)
     write_tasks(
         pytester,
         {"tests/a": "summary: t\nexecute: true\n", "tests/b": "summary: t\nexecute: true\n"},
