@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_spread.backends.sandbox import Machine, start_machine
+from pytest_spread.backends.sandbox import Machine, MachinePath, start_machine
 
 MachineFactory = Callable[..., Machine]
 
@@ -19,7 +19,7 @@ def machine_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machin
     base = tmp_path_factory.mktemp("machines")
     started: list[Machine] = []
 
-    def start(**kwargs: str) -> Machine:
+    def start(**kwargs: Any) -> Machine:
         kwargs.setdefault("password", secrets.token_hex(8))
         workdir = base / f"m{len(started)}"
         machine = start_machine(workdir, base / "cache", **kwargs)
@@ -43,5 +43,5 @@ def machine(machine_factory: MachineFactory) -> Iterator[Machine]:
         machine.stop()
 
 
-def machine_path(machine: Machine, inside: str) -> Path:
+def machine_path(machine: Machine, inside: str) -> MachinePath:
     return machine.path(inside)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -395,7 +394,7 @@ def test_project_content_is_delivered(pytester, machine, run):
         },
     )
     run().assert_outcomes(passed=1)
-    assert Path(machine.path("/srv/spread-p/data.txt")).read_text() == "payload\n"
+    assert machine.path("/srv/spread-p/data.txt").read_text() == "payload\n"
 
 
 def test_failed_project_prepare_aborts_the_machine(pytester, machine, run):

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spread.backends.sandbox import STATE_DIR
-
 from .test_lifecycle import write_tasks
 
 
@@ -30,7 +28,6 @@ def sandbox_project(
     allocated, discarded = tmp_path / "allocated.log", tmp_path / "discarded.log"
     visits = tmp_path / "visits.log"
     python = sys.executable
-    upper = f"$(sed -n 2p {STATE_DIR}/${{SPREAD_SYSTEM_ADDRESS##*:}}.pid)/upper"
     pytester.makefile(
         ".yaml",
         spread=textwrap.dedent(f"""\
@@ -43,12 +40,13 @@ def sandbox_project(
                 allocate: |
                     {guard}
                     echo "$SPREAD_SYSTEM" >> {allocated}
-                    address="$({python} -m pytest_spread.backends.sandbox start "$SPREAD_PASSWORD")"
+                    address="$({python} -m pytest_spread.backends.sandbox start)"
                     echo "$address" >> {tmp_path}/addresses.log
                     ADDRESS "$address"
                 discard: |
                     echo "$SPREAD_SYSTEM" >> {discarded}
-                    sed "s/^/$SPREAD_SYSTEM_ADDRESS /" {upper}/root/visits >> {visits} || true
+                    {python} -m pytest_spread.backends.sandbox cat "$SPREAD_SYSTEM_ADDRESS" \\
+                        /root/visits | sed "s/^/$SPREAD_SYSTEM_ADDRESS /" >> {visits} || true
                     {python} -m pytest_spread.backends.sandbox stop "$SPREAD_SYSTEM_ADDRESS"
                 systems: {systems}
         suites: {suites}

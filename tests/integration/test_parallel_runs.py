@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_spread.backends.sandbox import STATE_DIR
+from pytest_spread.backends.sandbox import attach
 
 from .test_lifecycle import write_tasks
 from .test_parallel import sandbox_project
@@ -93,16 +93,17 @@ def wait_for_machines(tmp_path: Path, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ports = addresses.read_text().split() if addresses.exists() else []
-        records = [STATE_DIR / f"{address.rpartition(':')[2]}.pid" for address in ports]
-        roots = [
-            Path(record.read_text().split()[1]) / "upper" / "root"
-            for record in records
-            if record.exists()
-        ]
-        if sum((root / "visits").exists() for root in roots) >= count:
+        if sum(_visited(address) for address in ports) >= count:
             return
         time.sleep(0.05)
     raise AssertionError(f"{count} machines did not start a task in time")
+
+
+def _visited(address: str) -> bool:
+    try:
+        return attach(address).path("/root/visits").exists()
+    except (KeyError, OSError):
+        return False  # not recorded yet, or already stopped
 
 
 def node_pids(pid: int) -> list[int]:
