@@ -294,7 +294,8 @@ class GoogleProvider:
             if time.monotonic() > deadline:
                 raise AllocationError(f"timeout waiting for {server} to {verb}")
             try:
-                operation = self._zone("GET", f"/operations/{name}")
+                # An operation's own error is in its body: read on, as Spread does.
+                operation = self._zone("GET", f"/operations/{name}", named=True)
             except AllocationError as exc:
                 raise AllocationError(
                     f"cannot {verb} {server}: cannot get operation details: {exc}"
@@ -474,10 +475,15 @@ class GoogleProvider:
         return api
 
     def _zone(
-        self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        named: bool = False,
     ) -> dict[str, Any]:
         self._check_key()
-        return self._request(method, f"/zones/{self.zone}{path}", body, params)
+        return self._request(method, f"/zones/{self.zone}{path}", body, params, named=named)
 
     def _list(
         self, path: str, params: Mapping[str, str] | None = None, full: bool = False
@@ -502,14 +508,16 @@ class GoogleProvider:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         full: bool = False,
+        named: bool = False,
     ) -> dict[str, Any]:
+        """The JSON object answered; ApiError for an error (unless `named` and it has a name)."""
         api = self._api
         assert api is not None, "Google API used before the key check"
         url = self.api_url + (path if full else f"/compute/v1/projects/{self.gproject}{path}")
         response = api.call(method, url, body, params)
         data = response.data if isinstance(response.data, dict) else {}
         message = _error_message(data)
-        if message:
+        if message and not (named and response.status < 400 and data.get("name")):
             raise ApiError(api.hide(message), response.status)
         if response.status >= 400 or (response.data is None and response.status != 204):
             raise ApiError(api.hide(status_error(response)), response.status)

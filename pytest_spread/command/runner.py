@@ -109,7 +109,11 @@ def discard_tracked(
                 if machine is None:
                     break
                 provider = make_provider(
-                    backend, matrix.project.dir, machine.password, log, options.allocate_timeout
+                    matrix.project.backends[backend.name],  # with its key evaluated
+                    matrix.project.dir,
+                    machine.password,
+                    log,
+                    options.allocate_timeout,
                 )
                 discard_machine(provider, machine, log)
                 reuse.remove(machine)

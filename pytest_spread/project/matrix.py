@@ -8,7 +8,7 @@ environments that take part in a job, keys, credentials, content lists).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pytest_spread.errors import ProjectError
@@ -279,7 +279,7 @@ def _host_values(project: Project) -> list[str]:
 def _evaluate_values(project: Project, matrix: Matrix) -> None:
     """Keys, credentials and content lists, evaluated during job generation (spec §2.9)."""
     host = matrix.host
-    for backend in project.backends.values():
+    for backend in list(project.backends.values()):
         host.expand_environment(backend.environment, f"backend {go_quote(backend.name)}")
         key_field = f"backends.{backend.name}.key"
         matrix.backend_keys[backend.name] = host.expand(
@@ -289,6 +289,8 @@ def _evaluate_values(project: Project, matrix: Matrix) -> None:
             line=project.lines.get(key_field, 0),
             field=key_field,
         ).strip()
+        # Providers read the key from the project's backend, evaluated as Spread does.
+        project.backends[backend.name] = replace(backend, key=matrix.backend_keys[backend.name])
         envs = [project.environment, backend.environment]
         for system in backend.systems.values():
             lane, where = system.label, f"backends.{backend.name}.systems.{system.name}"
