@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
+import secrets
+import shlex
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
+import pytest
+
+from pytest_spread.backends.sandbox import attach
+from pytest_spread.backends.sandbox import state as sandbox_state
 from pytest_spread.transport.ssh import Connection
 
 
@@ -51,3 +64,290 @@ def test_stop_leaves_nothing_behind(machine_factory):
     machine.stop()
     assert not workdir.exists()
     assert str(workdir) not in Path("/proc/mounts").read_text()
+
+
+def run(machine, script: str, user: str = "root") -> tuple[int, str]:
+    """Run a bash script on the machine as root; its status and output."""
+    connection = Connection.open(machine.address, user, machine.password)
+    try:
+        result = connection.run(f"bash -c {shlex.quote(script)}")
+    finally:
+        connection.close()
+    return result.status, result.text
+
+
+def python_on(machine, code: str) -> str:
+    status, output = run(machine, f"python3 -c {shlex.quote(textwrap.dedent(code))}")
+    assert status == 0, output
+    return output
+
+
+NAMESPACES = ("mnt", "pid", "uts", "ipc", "net", "cgroup")
+
+
+def test_machine_has_its_own_namespaces(machine):
+    inside = python_on(
+        machine,
+        f"""
+        import os
+        for name in {NAMESPACES!r}:
+            print(name, os.readlink(f"/proc/self/ns/{{name}}"))
+        """,
+    )
+    theirs = dict(line.split() for line in inside.splitlines())
+    for name in NAMESPACES:
+        assert theirs[name] != os.readlink(f"/proc/self/ns/{name}"), name
+    status, links = run(machine, "ip -o link show | cut -d: -f2")
+    assert status == 0 and links.split() == ["lo"], links
+
+
+def test_network_is_shared_only_when_asked(machine_factory):
+    machine = machine_factory(network=True)
+    inside = python_on(machine, "import os; print(os.readlink('/proc/self/ns/net'))")
+    assert inside.strip() == os.readlink("/proc/self/ns/net")
+    inside = python_on(machine, "import os; print(os.readlink('/proc/self/ns/mnt'))")
+    assert inside.strip() != os.readlink("/proc/self/ns/mnt")
+
+
+def test_chroot_escape_stays_in_the_machine(machine, tmp_path):
+    marker = tmp_path / "host-marker"
+    marker.write_text("only on the host\n")
+    inside = python_on(
+        machine,
+        f"""
+        import os
+        print("before", os.path.exists({str(marker)!r}))
+        os.makedirs("/tmp/jail", exist_ok=True)
+        outside = os.open("/", os.O_RDONLY)
+        os.chroot("/tmp/jail")
+        os.fchdir(outside)
+        for _ in range(100):
+            os.chdir("..")
+        os.chroot(".")
+        print("escaped", os.path.exists({str(marker)!r}))
+        print("machine", os.path.exists("/run/spread-sandbox/sshd_config"))
+        """,
+    )
+    assert inside.split() == ["before", "False", "escaped", "False", "machine", "True"]
+
+
+DROPPED = {"SYS_MODULE": 16, "SYS_RAWIO": 17, "SYS_TIME": 25, "SYS_ADMIN": 21}
+DROPPED |= {"MKNOD": 27, "SYS_PTRACE": 19, "NET_ADMIN": 12, "SYS_BOOT": 22, "DAC_READ_SEARCH": 2}
+KEPT = {"CHOWN": 0, "DAC_OVERRIDE": 1, "KILL": 5, "SETUID": 7, "SYS_CHROOT": 18}
+
+
+def test_capability_bounding_set_is_dockers(machine):
+    status, output = run(machine, "grep -E '^Cap(Bnd|Eff)' /proc/self/status")
+    assert status == 0, output
+    sets = {name.rstrip(":"): int(value, 16) for name, value in map(str.split, output.splitlines())}
+    for name, bit in DROPPED.items():
+        assert not sets["CapBnd"] & (1 << bit), name
+        assert not sets["CapEff"] & (1 << bit), name
+    for name, bit in KEPT.items():
+        assert sets["CapBnd"] & (1 << bit), name
+    status, output = run(machine, "grep ^Seccomp: /proc/self/status; keyctl show 2>&1; true")
+    assert "Seccomp:\t2" in output
+
+
+def test_kernel_knobs_are_masked_or_read_only(machine):
+    """Write to sysrq-trigger only where the mount table already shows it read-only."""
+    inside = python_on(
+        machine,
+        """
+        import errno, os
+        mounts = {}
+        for line in open("/proc/self/mountinfo"):
+            fields = line.split()
+            mounts[fields[4]] = fields[5].split(",")
+        TARGETS = {
+            "/proc/sysrq-trigger": ("/proc/sysrq-trigger", os.O_WRONLY),
+            "/proc/sys": ("/proc/sys/kernel/hostname", os.O_WRONLY),
+            "/sys": ("/sys/spread-sandbox-test", os.O_WRONLY | os.O_CREAT),
+        }
+        for path in TARGETS:
+            if not os.path.exists(path):
+                print(path, "absent")
+            elif "ro" not in mounts.get(path, []):
+                print(path, "WRITABLE")  # never try to write it
+            else:
+                target, flags = TARGETS[path]
+                try:
+                    fd = os.open(target, flags)
+                except OSError as exc:
+                    print(path, errno.errorcode[exc.errno])
+                else:
+                    os.close(fd)
+                    print(path, "OPENED")
+        if not os.path.exists("/proc/kcore"):
+            print("/proc/kcore", "absent")
+        elif os.stat("/proc/kcore").st_rdev == os.stat("/dev/null").st_rdev:
+            print("/proc/kcore", "masked")
+        else:
+            print("/proc/kcore", "VISIBLE")
+        """,
+    )
+    results = dict(line.split() for line in inside.splitlines())
+    assert results["/proc/sysrq-trigger"] in ("absent", "EROFS", "EACCES"), inside
+    assert results["/proc/sys"] in ("EROFS", "EACCES"), inside
+    assert results["/sys"] in ("EROFS", "EACCES"), inside
+    assert results["/proc/kcore"] in ("absent", "masked"), inside
+    _, devices = run(machine, "ls /dev")
+    assert set(devices.split()) <= {
+        "null",
+        "zero",
+        "full",
+        "random",
+        "urandom",
+        "tty",
+        "ptmx",
+        "pts",
+        "shm",
+        "mqueue",
+        "fd",
+        "stdin",
+        "stdout",
+        "stderr",
+    }
+
+
+def test_kill_everything_inside_leaves_the_host_alive(machine):
+    seconds = f"300.{secrets.randbelow(10**6):06d}"
+    sentinel = subprocess.Popen(["sleep", seconds])
+    try:
+        host_pid_ns = os.readlink("/proc/self/ns/pid")
+        pattern = "[3]" + seconds[1:].replace(".", "[.]")
+        # Refuse to kill anything if this shell could see the host's processes.
+        guard = (
+            f'[ "$(readlink /proc/self/ns/pid)" != "{host_pid_ns}" ] || exit 3; '
+            f"! grep -qs '{pattern}' /proc/[0-9]*/cmdline || exit 4; "
+        )
+        assert subprocess.run(["bash", "-c", guard], check=False).returncode == 3
+        host_guard = guard.replace(host_pid_ns, "pid:[0]")
+        assert subprocess.run(["bash", "-c", host_guard], check=False).returncode == 4
+        script = guard + "kill -9 -1"
+        assert run(machine, "setsid sleep 1000 < /dev/null > /dev/null 2>&1 &")[0] == 0
+        try:
+            status, output = run(machine, script)
+        except Exception:  # the session may end with its shell
+            status, output = -1, ""
+        assert status not in (0, 3, 4), output
+        assert sentinel.poll() is None
+        assert os.path.exists(f"/proc/{os.getppid()}")
+        assert run(machine, "echo still here") == (0, "still here\n")
+        assert run(machine, "pgrep -x sleep")[0] == 1  # the kill did happen, inside
+    finally:
+        sentinel.kill()
+        sentinel.wait()
+
+
+def test_planted_symlinks_are_resolved_inside_the_machine(machine, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("host\n")
+    script = (
+        f"ln -s {secret} /root/to-host; ln -s / /root/slash; "
+        f"mkdir -p {tmp_path}; echo machine > {secret}.in-machine"
+    )
+    assert run(machine, script)[0] == 0
+    with pytest.raises(FileNotFoundError):
+        machine.path("/root/to-host").read_text()
+    assert not machine.path(f"/root/slash{secret}").exists()
+    assert not machine.path(f"/../../..{secret}").exists()
+    machine.path("/root/to-host").write_text("pwned\n")  # lands in the machine
+    assert run(machine, f"cat {secret}") == (0, "pwned\n")
+    assert secret.read_text() == "host\n"
+    machine.path(f"/root/slash{secret}.in-machine").write_text("written\n")
+    assert secret.read_text() == "host\n"
+    assert not Path(f"{secret}.in-machine").exists()
+    assert run(machine, f"cat {secret}.in-machine") == (0, "written\n")
+    machine.path("/root/to-host").unlink()
+    assert secret.exists() and not machine.path("/root/to-host").exists()
+
+
+def sandbox_command(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pytest_spread.backends.sandbox", *args]
+    full_env = {**os.environ, **env}
+    return subprocess.run(
+        command, env=full_env, capture_output=True, text=True, timeout=60, check=False, **kwargs
+    )
+
+
+@pytest.mark.parametrize("hostile", ["mode", "owner", "symlink"])
+def test_hostile_state_directory_is_refused(tmp_path, hostile):
+    sentinel = subprocess.Popen(["sleep", "300"])
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious").write_text("keep me\n")
+    state = tmp_path / "state"
+    if hostile == "symlink":
+        real = tmp_path / "elsewhere"
+        real.mkdir(mode=0o700)
+        state.symlink_to(real)
+        records = real
+    else:
+        state.mkdir(mode=0o700)
+        if hostile == "mode":
+            state.chmod(0o777)
+        else:
+            os.chown(state, 65534, 65534)
+        records = state
+    record = {"address": "127.0.0.1:1", "pid": sentinel.pid, "workdir": f"{state}/machine-x"}
+    record["start"] = int(Path(f"/proc/{sentinel.pid}/stat").read_text().rsplit(")")[1].split()[19])
+    (records / "1.json").write_text(json.dumps(record))
+    (records / "machine-x").symlink_to(victim)
+    try:
+        env = {"SPREAD_SANDBOX_DIR": str(state), "SPREAD_PASSWORD": "pw"}
+        for args in (["start"], ["stop", "--all"], ["stop", "127.0.0.1:1"], ["list"]):
+            done = sandbox_command(*args, env=env)
+            assert done.returncode == 1, (args, done.stdout, done.stderr)
+            assert "error: refusing the sandbox state directory" in done.stderr
+            assert done.stdout == ""
+        assert sentinel.poll() is None
+        assert (victim / "precious").read_text() == "keep me\n"
+    finally:
+        sentinel.kill()
+        sentinel.wait()
+
+
+def test_signals_go_only_to_the_recorded_process():
+    sentinel = subprocess.Popen(["sleep", "300"])
+    try:
+        started = sandbox_state.start_time(sentinel.pid)
+        assert not sandbox_state.kill_verified(sentinel.pid, started + 1)
+        assert sentinel.poll() is None
+        assert sandbox_state.kill_verified(sentinel.pid, started)
+        assert sentinel.wait(timeout=10) == -9
+    finally:
+        sentinel.kill()
+        sentinel.wait()
+
+
+def test_command_line_machine_lives_until_stop(sandbox_state_dir):
+    done = sandbox_command("start", env={}, input="secret-pw\n")
+    assert done.returncode == 1 and "no password" in done.stderr
+    done = sandbox_command("start", "--password-stdin", env={}, input="secret-pw\n")
+    assert done.returncode == 0, done.stderr
+    address = done.stdout.strip()
+    listing = sandbox_command("list", env={})
+    assert listing.stdout.startswith(f"{address}  up    boots=1"), listing.stdout
+    assert "secret-pw" not in Path("/proc/self/cmdline").read_text()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            assert b"secret-pw" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    machine = attach(address)
+    machine.password = "secret-pw"
+    machine.path("/root/note").write_text("kept\n")
+    before = machine.path("/proc/sys/kernel/random/boot_id").read_text()
+    connection = Connection.open(address, "root", "secret-pw")
+    connection.run("reboot", kill_after=5)
+    connection.close()
+    deadline = time.monotonic() + 20
+    while machine.boots < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert machine.boots == 2
+    assert run(machine, "cat /root/note") == (0, "kept\n")
+    assert machine.path("/proc/sys/kernel/random/boot_id").read_text() != before
+    workdir = machine.workdir
+    assert sandbox_command("stop", address, env={}).returncode == 0
+    assert not workdir.exists()
+    assert sandbox_command("list", env={}).stdout == ""
+    assert sandbox_command("stop", address, env={}).returncode == 0  # twice is fine

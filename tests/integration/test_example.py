@@ -24,7 +24,8 @@ def test_spread_runs_the_example(tmp_path):
     done = run_example(tmp_path, sys.executable, "-m", "pytest_spread", "-seed=7")
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert any(line.endswith("Successful tasks: 3") for line in lines)
+    assert any(line.endswith("Successful tasks: 4") for line in lines)
+    assert any("Rebooting on local:local-sandbox" in line for line in lines)
     assert any(line.endswith("Discarding local:local-sandbox...") for line in lines)
 
 
@@ -33,4 +34,4 @@ def test_pytest_runs_the_example(tmp_path):
         tmp_path, sys.executable, "-m", "pytest", "--spread", "-q", "-p", "no:cacheprovider"
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
+    assert "4 passed" in done.stdout

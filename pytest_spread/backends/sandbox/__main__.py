@@ -77,12 +77,13 @@ def _start(argument: str | None, from_stdin: bool, network: bool) -> int:
         password = os.environ.get("SPREAD_PASSWORD", "")
     if not password:
         return _fail("start: no password: set SPREAD_PASSWORD or use --password-stdin")
-    os.close(state.open_state_dir(state.STATE_DIR))
-    workdir = Path(tempfile.mkdtemp(prefix="machine-", dir=state.STATE_DIR))
+    directory = state.state_dir()
+    os.close(state.open_state_dir(directory))
+    workdir = Path(tempfile.mkdtemp(prefix="machine-", dir=directory))
     try:
-        key = machine.host_key(state.STATE_DIR / "keys")
+        key = machine.host_key(directory / "keys")
         started = machine.launch(
-            workdir, key, password=password, network=network, state_dir=state.STATE_DIR
+            workdir, key, password=password, network=network, state_dir=directory
         )
     except (OSError, RuntimeError, ValueError) as exc:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -92,7 +93,7 @@ def _start(argument: str | None, from_stdin: bool, network: bool) -> int:
 
 
 def _stop(addresses: list[str], everything: bool) -> int:
-    dir_fd = state.open_state_dir(state.STATE_DIR)
+    dir_fd = state.open_state_dir(state.state_dir())
     try:
         ports = state.records(dir_fd) if everything else [_port(a) for a in addresses]
         for port in ports:
@@ -118,7 +119,7 @@ def _stop_one(dir_fd: int, port: int) -> None:
     except FileNotFoundError:
         return  # already discarded
     workdir = Path(record["workdir"])
-    if workdir.parent != state.STATE_DIR:
+    if workdir.parent != state.state_dir():
         raise state.UnsafeStateError(f"record {port}.json names a directory outside the state")
     try:
         machine.Machine(workdir, port, "")._request("stop")
@@ -130,7 +131,7 @@ def _stop_one(dir_fd: int, port: int) -> None:
 
 
 def _list() -> int:
-    dir_fd = state.open_state_dir(state.STATE_DIR)
+    dir_fd = state.open_state_dir(state.state_dir())
     try:
         for port in state.records(dir_fd):
             try:

@@ -207,10 +207,10 @@ def start_machine(
     )
 
 
-def attach(address: str, state_dir: Path = state.STATE_DIR) -> Machine:
+def attach(address: str, state_dir: Path | None = None) -> Machine:
     """A machine the command line started, by its address (KeyError if there is none)."""
     port = address.rpartition(":")[2]
-    dir_fd = state.open_state_dir(state_dir, create=False)
+    dir_fd = state.open_state_dir(state_dir or state.state_dir(), create=False)
     try:
         record = state.read_record(dir_fd, f"{int(port)}.json")
     except (FileNotFoundError, ValueError):

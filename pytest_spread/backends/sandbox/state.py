@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_STATE_DIR = "/run/spread-sandbox"
-STATE_DIR = Path(os.environ.get("SPREAD_SANDBOX_DIR", DEFAULT_STATE_DIR))
+
+
+def state_dir() -> Path:
+    """The command line's state directory: $SPREAD_SANDBOX_DIR, or /run/spread-sandbox."""
+    return Path(os.environ.get("SPREAD_SANDBOX_DIR") or DEFAULT_STATE_DIR)
+
+
+STATE_DIR = state_dir()  # as this process started
 RECORD = re.compile(r"^(\d+)\.json$")
 WORKDIR = re.compile(r"^machine-[A-Za-z0-9_]+$")
 
@@ -28,7 +35,7 @@ class UnsafeStateError(Exception):
     """The state directory or a record in it cannot be trusted."""
 
 
-def open_state_dir(path: Path = STATE_DIR, *, create: bool = True) -> int:
+def open_state_dir(path: Path, *, create: bool = True) -> int:
     """An fd of the state directory, made if missing; UnsafeStateError if it is not ours alone."""
     if create:
         with contextlib.suppress(FileExistsError):
