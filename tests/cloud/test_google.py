@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import yaml
@@ -245,3 +247,21 @@ def test_ctrl_c_during_allocation_leaves_no_instance(pytester, google):
     assert status != 0, output
     assert google.instances == {}, output
     assert google.calls("DELETE", "/instances/"), output
+
+
+def test_the_example_project_runs_against_the_local_api(pytester, tmp_path_factory, monkeypatch):
+    google = FakeGoogle(tmp_path_factory.mktemp("example"), "my-gcp-project", "us-east1-b")
+    try:
+        google.add_image("debian-cloud", "debian-12-bookworm-v20260110", "debian-12", "Debian 12")
+        monkeypatch.setenv("SPREAD_GOOGLE_API_URL", google.url)
+        monkeypatch.setenv("SPREAD_GOOGLE_KEY", google.key())
+        example = Path(__file__).parents[2] / "examples" / "google"
+        shutil.copytree(example, pytester.path, dirs_exist_ok=True)
+        result = spread(pytester, "-v")
+        assert result.ret == 0, result.stdout.str()
+        result.stdout.fnmatch_lines(["*Successful tasks: 4*"])
+        result.stdout.fnmatch_lines(["*Rebooting on google:debian-12-64 (*) (*) as requested..."])
+        assert google.instances == {}
+        assert len(google.calls("POST", r"/zones/us-east1-b/instances$")) == 3
+    finally:
+        google.close()
