@@ -1,55 +1,53 @@
 #!/usr/bin/env python3
-"""Makespan of parallel runs against the lower bound, with and without known durations.
+"""Makespan of parallel runs against a lower bound from the declared work.
 
-    python bench/makespan.py                 # 1, 2, 4 and 8 workers
-    python bench/makespan.py --workers 4
+    python bench/makespan.py                  # 8 workers (1 per system)
+    python bench/makespan.py --workers 16     # 2 per system as well
 
-400 jobs of `sleep` (varied lengths, 0.02 s to 1 s) on 8 lanes: 8 systems
-of an adhoc backend whose machines are real local ones (pytest_spread.backends.sandbox,
-started beforehand and handed out from a pool). Each lane has its own tasks,
-so the lanes' loads differ. `pytest --spread -n W` runs them on W xdist
-workers; each system allows up to 8 machines, so workers that finish a lane
-help on others.
+400 jobs of `sleep S` (S from 0.02 s to 1 s, many short, a few long) on 8
+systems of an adhoc backend whose machines are local sandbox machines handed
+out from a pool. Every job is pinned to one system, so the systems' loads
+differ. With W workers (W/8 per system, `workers:` in spread.yaml) these run:
 
-For comparison, the spread command runs the same jobs in Spread's model: one
-worker bound to each system, so a lane with more work ends later.
+- the Go tool and our `spread` command: W/8 workers bound to each system;
+- `pytest --spread -n W`: W xdist nodes, at most W/8 on a system at a time.
 
-Each run is made twice in a fresh project: first with nothing known
-(the order Spread would use), then with the durations the first run left in
-pytest's cache (longest first, lanes by work left). The makespan is the time
-from the first job's start to the last job's end; the lower bound is
-max(longest job, total job time / workers), from the jobs' measured times
-(a job's time includes the machine allocation it waited for).
+The makespan is the whole command's wall time, start-up and shut-down
+included. The lower bound is what no scheduler can beat: the largest of the
+longest job, the total work over W and each system's work over its workers,
+where a job's work is its declared sleep plus c, the fixed cost of a job,
+measured separately as the smallest per-job cost of the three commands on
+100 trivial jobs (the slope from 1 to 101 jobs on one machine).
+
+"unknown" runs start with no job durations (the order Spread would use).
+"known" runs start with the durations our tools saved after running a
+perturbed workload (the same tasks, each sleep scaled by a random factor from
+0.6 to 1.4, another seed): trained on one run, measured on another.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import subprocess
+import shutil
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
+import projects  # noqa: E402
+from measure import Command, pytest_passed, run_once, spread_succeeded  # noqa: E402
 from table import print_table  # noqa: E402
 
-from pytest_spread.backends.sandbox import Machine, start_machine  # noqa: E402
-from pytest_spread.command.runner import run_jobs  # noqa: E402
-from pytest_spread.machines.source import PoolOptions  # noqa: E402
-from pytest_spread.project.loader import load_project  # noqa: E402
-from pytest_spread.project.matrix import build_matrix  # noqa: E402
-from pytest_spread.project.order import Hints  # noqa: E402
 from pytest_spread.run import durations  # noqa: E402
 
 LANES = 8
 JOBS = 400
-PASSWORD = "bench-pw"
+KNOWN_TARGET = 1.10
 
 
 def sleeps(seed: int = 5) -> list[float]:
@@ -58,133 +56,173 @@ def sleeps(seed: int = 5) -> list[float]:
     return [round(min(1.0, 0.02 + rng.expovariate(1 / 0.1)), 2) for _ in range(JOBS)]
 
 
-def write_project(root: Path, pool: Path, workers: int = 8) -> Path:
-    """400 tasks, each on one of the 8 systems; machines come from the `pool` directory."""
-    project = root
-    (project / "tests").mkdir(parents=True)
-    systems = "".join(
-        f"            - lane-{n}:\n"
-        f"                workers: {workers}\n"
-        f"                password: {PASSWORD}\n"
-        for n in range(1, LANES + 1)
+def perturbed(work: list[float], seed: int = 11) -> list[float]:
+    """The same jobs, each longer or shorter by a random factor from 0.6 to 1.4."""
+    rng = random.Random(seed)
+    return [round(s * rng.uniform(0.6, 1.4), 2) for s in work]
+
+
+def lanes(seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    return [f"lane-{rng.randint(1, LANES)}" for _ in range(JOBS)]
+
+
+def write(root: Path, work: list[float], per_system: int, pool: Path) -> Path:
+    allocate, discard = projects.pool_scripts(pool)
+    pinned = lanes()
+    return projects.write_project(
+        root,
+        tasks={f"t{index:03}": f"sleep {seconds}" for index, seconds in enumerate(work)},
+        systems={f"lane-{n}": per_system for n in range(1, LANES + 1)},
+        allocate=allocate,
+        discard=discard,
+        task_systems={f"t{index:03}": lane for index, lane in enumerate(pinned)},
     )
-    # Machines are files in the pool directory; renaming one claims it, no lock needed.
-    claim = f"{pool}.claimed/$$"
-    take = (
-        f'mkdir -p {pool}.claimed; for f in {pool}/*; do mv "$f" {claim} 2>/dev/null && '
-        f"{{ cat {claim}; rm {claim}; break; }}; done"
-    )
-    give_back = f"echo $SPREAD_SYSTEM_ADDRESS > {pool}/${{SPREAD_SYSTEM_ADDRESS#*:}}"
-    (project / "spread.yaml").write_text(
-        "project: makespan\npath: /srv/makespan\n"
-        "backends:\n    local:\n        type: adhoc\n"
-        f'        allocate: ADDRESS "$({take})"\n'
-        f"        discard: {give_back}\n"
-        f"        systems:\n{systems}"
-        "suites:\n    tests/:\n        summary: s\n"
-        "restore: rm -rf /srv/makespan\n"
-    )
-    lanes = random.Random(7)
-    for index, seconds in enumerate(sleeps()):
-        task = project / "tests" / f"t{index:03}"
-        task.mkdir()
-        lane = lanes.randint(1, LANES)
-        (task / "task.yaml").write_text(
-            f"summary: t\nsystems: [lane-{lane}]\nexecute: sleep {seconds}\n"
-        )
-    return project
 
 
-def bounds(spans: list[tuple[float, float]], workers: int) -> tuple[float, float]:
-    """(makespan, lower bound) of jobs that ran over these (start, end) spans."""
-    if len(spans) != JOBS:
-        raise SystemExit(f"{len(spans)} of {JOBS} jobs ran")
-    makespan = max(end for _, end in spans) - min(start for start, _ in spans)
-    lengths = [end - start for start, end in spans]
-    return makespan, max(max(lengths), sum(lengths) / workers)
+def lower_bound(work: list[float], cost: float, workers: int, per_system: int) -> float:
+    """max(longest job, total / workers, each system's work / its workers), cost c per job."""
+    jobs = [seconds + cost for seconds in work]
+    by_lane: dict[str, float] = {}
+    for lane, seconds in zip(lanes(), jobs, strict=True):
+        by_lane[lane] = by_lane.get(lane, 0.0) + seconds
+    return max(max(jobs), sum(jobs) / workers, max(by_lane.values()) / per_system)
 
 
-def spread_once(project: Path) -> tuple[float, float]:
-    """One run of the spread command's runner (Spread's model: workers bound to systems)."""
-    matrix = build_matrix(load_project(project))
-    cache = durations.cache_file(project)
-    timings: dict[str, tuple[float, float]] = {}
-    hints = Hints(durations=durations.load(cache))
-    report = run_jobs(matrix, matrix.jobs, PoolOptions(), 1, lambda _: None, hints, timings)
-    if not report.ok:
-        raise SystemExit(f"the run failed: {report.messages()}")
-    durations.save(cache, durations.spans(timings), {job.name for job in matrix.jobs})
-    workers = sum(
-        system.workers
-        for backend in matrix.project.backends.values()
-        for system in backend.systems.values()
-    )
-    return bounds(list(timings.values()), workers)
+def makespans(go: Path, workers: list[int] | None = None, rounds: int = 1) -> list[tuple[str, ...]]:
+    """The table rows (header first) for these total worker counts (multiples of 8)."""
+    from run import spread_script
 
-
-def pytest_once(project: Path, workers: int) -> tuple[float, float]:
-    """One `pytest --spread -n workers` run: (makespan, lower bound)."""
-    log = project / "makespan.log"
-    log.unlink(missing_ok=True)
-    env = {**os.environ, "MAKESPAN_LOG": str(log), "PYTHONPATH": str(HERE)}
-    argv = [sys.executable, "-m", "pytest", "--spread", "-n", str(workers), "-q"]
-    argv += ["-p", "makespan_probe", "-p", "no:randomly"]
-    done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"the run failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    spans = []
-    for line in log.read_text().splitlines():
-        start, end, _ = line.split(maxsplit=2)
-        spans.append((float(start), float(end)))
-    return bounds(spans, workers)
-
-
-def makespans(counts: list[int]) -> list[tuple[str, ...]]:
-    """The table rows (header first) for these worker counts."""
+    counts = workers or [8]
+    if any(count % LANES for count in counts):
+        raise SystemExit(f"worker counts must be multiples of {LANES} (one per system or more)")
     rows: list[tuple[str, ...]] = [
-        ("run", "workers", "durations", "makespan s", "lower bound s", "ratio", "target")
+        ("run", "W", "durations", "makespan s", "lower bound s", "ratio", "target")
     ]
-    machines: list[Machine] = []
     with tempfile.TemporaryDirectory(prefix="spread-makespan-") as tmp:
-        work = Path(tmp)
-        pool = work / "pool"
-        pool.mkdir()
+        work_dir = Path(tmp)
+        machines = projects.Machines(work_dir)
+        home = work_dir / "home"
+        home.mkdir()
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LC_ALL": "C"}
+        spread = spread_script()
         try:
-            for index in range(max(counts) + 2):
-                machines.append(start_machine(work / f"m{index}", work / "keys", password=PASSWORD))
-                (pool / str(machines[-1].port)).write_text(f"{machines[-1].address}\n")
-            runs: list[tuple[str, int, Path, Callable[[Path], tuple[float, float]]]] = [
-                (
-                    f"pytest -n {n}",
-                    n,
-                    write_project(work / f"n{n}", pool),
-                    partial(pytest_once, workers=n),
-                )
-                for n in counts
-            ]
-            spread = write_project(work / "spread", pool, workers=1)
-            runs.append(("spread, 1 per system", LANES, spread, spread_once))
-            for name, workers, project, run in runs:
-                for label in ("unknown", "known"):
-                    makespan, bound = run(project)
-                    target = "<= 1.10" if label == "known" and name.startswith("pytest") else "-"
-                    ratio = f"{makespan / bound:.3f}"
-                    cells = (name, str(workers), label, f"{makespan:.2f}", f"{bound:.2f}")
-                    rows.append((*cells, ratio, target))
-                    print(f"done: {name}, {label}", file=sys.stderr, flush=True)
+            cost = per_job_cost(go, spread, machines, work_dir, env)
+            print(f"fixed cost per job: {cost * 1000:.1f} ms", file=sys.stderr, flush=True)
+            pool = machines.pool("pool", max(counts) + 2)
+            test, training = sleeps(), perturbed(sleeps())
+            for count in counts:
+                per_system = count // LANES
+                bound = lower_bound(test, cost, count, per_system)
+                trained = train(work_dir / f"train{count}", training, per_system, pool, spread, env)
+                project = write(work_dir / f"n{count}", test, per_system, pool)
+                check = spread_succeeded(JOBS)
+                argv = [sys.executable, "-m", "pytest", "--spread", "-n", str(count), "-q"]
+                pytest = Command("pytest", argv, project, env, pytest_passed(JOBS))
+                runs: list[tuple[str, str, Command]] = [
+                    ("Go spread", "none", Command("Go", [str(go)], project, env, check)),
+                    ("spread", "unknown", Command("spread", [spread], project, env, check)),
+                    ("spread", "known", Command("spread", [spread], project, env, check)),
+                    (f"pytest -n {count}", "unknown", pytest),
+                    (f"pytest -n {count}", "known", pytest),
+                ]
+                for name, known, command in runs:
+                    start = _with_durations(project, trained if known == "known" else None)
+                    times = []
+                    for _ in range(rounds):
+                        start()
+                        times.append(run_once(command).wall)
+                    makespan = statistics.median(times)
+                    ratio = makespan / bound
+                    target = "-"
+                    if known == "known":
+                        target = f"<= {KNOWN_TARGET:.2f}"
+                        target += "" if ratio <= KNOWN_TARGET else " NOT MET"
+                    rows.append(
+                        (
+                            name,
+                            str(count),
+                            known,
+                            f"{makespan:.2f}",
+                            f"{bound:.2f}",
+                            f"{ratio:.3f}",
+                            target,
+                        )
+                    )
+                    print(f"done: {name}, {known}", file=sys.stderr, flush=True)
         finally:
-            for machine in machines:
-                machine.stop()
+            machines.stop()
     return rows
 
 
+def _with_durations(project: Path, trained: Path | None) -> Callable[[], None]:
+    """Before each run: no durations at all, or exactly the trained ones."""
+
+    def start() -> None:
+        cache = durations.cache_file(project)
+        shutil.rmtree(project / ".pytest_cache", ignore_errors=True)
+        if trained is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(trained, cache)
+
+    return start
+
+
+def train(
+    root: Path, work: list[float], per_system: int, pool: Path, spread: str, env: dict[str, str]
+) -> Path:
+    """Run the perturbed workload once with our spread command; its saved durations."""
+    project = write(root, work, per_system, pool)
+    run_once(Command("training run", [spread], project, env, spread_succeeded(JOBS)))
+    cache = durations.cache_file(project)
+    if not cache.exists():
+        raise SystemExit("the training run saved no durations")
+    return cache
+
+
+def per_job_cost(
+    go: Path, spread: str, machines: projects.Machines, work: Path, env: dict[str, str]
+) -> float:
+    """The smallest per-job cost of the three commands: (T(101 jobs) - T(1 job)) / 100."""
+    machine = machines.start()
+    slopes = []
+    sizes = (1, 101)
+    made = {
+        size: projects.write_project(
+            work / f"cost{size}",
+            tasks=projects.trivial_tasks(size),
+            systems={"lane-1": 1},
+            allocate=f"ADDRESS {machine.address}",
+        )
+        for size in sizes
+    }
+    pytest = [sys.executable, "-m", "pytest", "--spread", "-n0", "-q", "-p", "no:cacheprovider"]
+    for argv, check in (
+        ([str(go)], spread_succeeded),
+        ([spread, "-seed=1"], spread_succeeded),
+        (pytest, pytest_passed),
+    ):
+        walls = {
+            size: statistics.median(
+                run_once(Command("cost", argv, made[size], env, check(size))).wall for _ in range(3)
+            )
+            for size in sizes
+        }
+        slopes.append((walls[101] - walls[1]) / 100)
+    return max(0.0, min(slopes))
+
+
 def main() -> int:
+    from run import find_go
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--workers", type=int, action="append", help="xdist workers")
+    parser.add_argument("--workers", type=int, action="append", help="total workers (8, 16)")
+    parser.add_argument("--go", help="the Go tool's spread binary")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each (median)")
     options = parser.parse_args()
-    print_table(makespans(options.workers or [1, 2, 4, 8]))
+    print_table(makespans(find_go(options.go), options.workers, options.rounds))
     return 0
 
 

@@ -1,23 +1,30 @@
 #!/usr/bin/env python3
-"""pytest-spread benchmarks: run them all and print one table.
+"""pytest-spread against the Go tool, side by side in one run: one table.
 
-    python bench/run.py                 # every benchmark (best of 3), then makespans
-    python bench/run.py --repeat 1 list-snapd
-    python bench/run.py makespan        # only the makespan table (bench/makespan.py)
+    python bench/run.py                      # every benchmark, then the makespan table
+    python bench/run.py run-200 reboot       # some of them
+    python bench/run.py --rounds 3 --go /tmp/go-spread/bin/spread
+    python bench/run.py makespan             # only the makespan table (bench/makespan.py)
 
-Each benchmark runs a command in a fresh process and records its wall time
-and its peak resident memory (the process's own maximum RSS).
+Each benchmark runs our command(s) and the Go tool's on the same project and
+the same machines, in turn (ours, Go's, ours, Go's ...), after one uncounted
+warm-up round, and gives the median wall time of each and the median of the
+per-round ratios ours/Go, against a target ratio. Every run is checked: the
+job count of a listing, Spread's "Successful tasks: N", pytest's "N passed".
+
+The Go tool is snapcore/spread at ded9133, built by build-go-spread
+(`--go PATH`, default /tmp/go-spread/bin/spread); snapd's listing uses the
+`spread-openstack` binary built beside it, since snapd declares openstack
+backends. Both tools run in the same clean environment (PATH, HOME, LC_ALL=C).
+Machines are local sandbox machines (see bench/projects.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,244 +33,269 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
+import projects  # noqa: E402
+from measure import (  # noqa: E402
+    Command,
+    Series,
+    alternate,
+    count_lines,
+    pytest_passed,
+    spread_succeeded,
+)
 from table import print_table  # noqa: E402
 
-from pytest_spread.backends.sandbox import Machine, start_machine  # noqa: E402
+from pytest_spread.backends.sandbox import Machine  # noqa: E402
 
 CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
-PYTHON = sys.executable
+DEFAULT_GO = Path("/tmp/go-spread/bin/spread")
+SNAPD_JOBS = 147_811
+SPREAD_TARGET = 0.8  # the spread command: at most 0.8x the Go tool's time
+PYTEST_TARGET = 1.0  # pytest --spread: at most the Go tool's time
 
 
 @dataclass
-class Result:
-    seconds: float
-    peak_mb: float
-    detail: str
+class Context:
+    """What every benchmark needs: the tools, a work directory, the machines."""
+
+    go: Path
+    work: Path
+    machines: projects.Machines
+    rounds: int
+    _single: Machine | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        home = self.work / "home"
+        home.mkdir(exist_ok=True)
+        return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LC_ALL": "C"}
+
+    @property
+    def single(self) -> Machine:
+        """One machine shared by the single-machine benchmarks."""
+        if self._single is None:
+            self._single = self.machines.start()
+        return self._single
+
+    def go_command(self, project: Path, *args: str, binary: Path | None = None) -> Command:
+        argv = [str(binary or self.go), *args]
+        return Command("Go spread", argv, project, self.env)
+
+    def spread_command(self, project: Path, *args: str) -> Command:
+        return Command("spread", [spread_script(), *args], project, self.env)
+
+    def pytest_command(self, project: Path, workers: int, jobs: int) -> Command:
+        argv = [sys.executable, "-m", "pytest", "--spread", "-n", str(workers), "-q"]
+        label = f"pytest --spread -n{workers}" if workers else "pytest --spread -n0"
+        return Command(label, argv, project, self.env, pytest_passed(jobs))
 
 
 @dataclass
 class Benchmark:
+    """A project, the Go tool's command on it and ours, each of ours with its target."""
+
     name: str
     what: str
-    target: str
-    reference: str
-    setup: Callable[[Path], Path]  # makes the project under the work dir, returns it
-    run: Callable[[Path], Result]
+    run: Callable[[Context], list[tuple[Command, float | None]]]  # Go's command first
+    most_rounds: int = 100  # the Go tool lists snapd in about 35 s: 3 rounds are plenty
 
 
-def measure(argv: list[str], cwd: Path, count_lines: Callable[[str], int]) -> Result:
-    """Run `argv` once; wall time, peak RSS and a count taken from its stdout."""
-    env = {**os.environ, "LC_ALL": "C"}
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env
+def spread_script() -> str:
+    """The `spread` script installed beside this Python."""
+    found = shutil.which("spread", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SystemExit("no `spread` command beside this Python: pip install -e . first")
+    return found
+
+
+def list_snapd(ctx: Context) -> list[tuple[Command, float | None]]:
+    project = ctx.work / "snapd"
+    if not project.exists():
+        shutil.copytree(
+            CORPUS / "snapd", project, symlinks=True, ignore=shutil.ignore_patterns("expected")
         )
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        out.seek(0)
-        text = out.read().decode("utf-8", "replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"benchmark command failed: {' '.join(argv)} in {cwd}")
-    return Result(seconds, usage.ru_maxrss / 1024, f"{count_lines(text)} jobs")
+    openstack = ctx.go.with_name("spread-openstack")
+    if not openstack.exists():
+        raise SystemExit(f"{openstack} is missing: build-go-spread makes it beside {ctx.go}")
+    check = count_lines(SNAPD_JOBS)
+    go = ctx.go_command(project, "-list", binary=openstack)
+    ours = ctx.spread_command(project, "-list")
+    return [(_checked(go, check), None), (_checked(ours, check), SPREAD_TARGET)]
 
 
-def corpus(name: str) -> Callable[[Path], Path]:
-    """A copy of one of the shared corpora (expected lists left out)."""
+def _checked(command: Command, check: Callable[[str], str]) -> Command:
+    return Command(command.label, command.argv, command.cwd, command.env, check)
 
-    def setup(work: Path) -> Path:
-        target = work / name
-        if not target.exists():
-            shutil.copytree(
-                CORPUS / name, target, symlinks=True, ignore=shutil.ignore_patterns("expected")
+
+def single_machine(
+    name: str, tasks: dict[str, str], data: Callable[[Path], None] | None = None
+) -> Callable[[Context], Path]:
+    """A project on the shared single machine (written once)."""
+
+    def setup(ctx: Context) -> Path:
+        root = ctx.work / name
+        if not root.exists():
+            allocate = f"ADDRESS {ctx.single.address}"
+            projects.write_project(
+                root, tasks=tasks, systems={"ubuntu-24.04": 1}, allocate=allocate
             )
-        return target
+            if data is not None:
+                data(root / "data.bin")
+        return root
 
     return setup
 
 
-_MACHINE: list[Machine] = []
+def run_jobs(
+    setup: Callable[[Context], Path], jobs: int, pytest_workers: int | None
+) -> Callable[[Context], list[tuple[Command, float | None]]]:
+    """Go's whole run, ours, and (unless None) pytest's with that many xdist workers."""
+
+    def run(ctx: Context) -> list[tuple[Command, float | None]]:
+        project = setup(ctx)
+        check = spread_succeeded(jobs)
+        commands: list[tuple[Command, float | None]] = [
+            (_checked(ctx.go_command(project), check), None),
+            (_checked(ctx.spread_command(project), check), SPREAD_TARGET),
+        ]
+        if pytest_workers is not None:
+            commands.append((ctx.pytest_command(project, pytest_workers, jobs), PYTEST_TARGET))
+        return commands
+
+    return run
 
 
-def machine(work: Path) -> Machine:
-    """One real machine (tests/hosts) shared by the run benchmarks."""
-    if not _MACHINE:
-        _MACHINE.append(start_machine(work / "machine", work / "keys", password="bench-pw"))
-    return _MACHINE[0]
+def four_machines(ctx: Context) -> Path:
+    root = ctx.work / "run200x4"
+    if not root.exists():
+        allocate, discard = projects.pool_scripts(ctx.machines.pool("pool4", 4))
+        projects.write_project(
+            root,
+            tasks=projects.trivial_tasks(200),
+            systems={"ubuntu-24.04": 4},
+            allocate=allocate,
+            discard=discard,
+        )
+    return root
 
 
-def adhoc_project(work: Path, name: str, tasks: int, data: int = 0) -> Path:
-    """A project on the machine: `tasks` tasks of `execute: true`, `data` random bytes."""
-    target = work / name
-    if target.exists():
-        return target
-    address = machine(work).address
-    (target / "tests").mkdir(parents=True)
-    (target / "spread.yaml").write_text(
-        f"project: {name}\npath: /srv/{name}\n"
-        f"backends:\n    adhoc:\n        allocate: ADDRESS {address}\n"
-        "        systems:\n            - ubuntu-24.04:\n                password: bench-pw\n"
-        "suites:\n    tests/:\n        summary: s\n"
-        f"restore: rm -rf /srv/{name}\n"
-    )
-    for index in range(tasks):
-        (target / "tests" / f"t{index}").mkdir()
-        (target / "tests" / f"t{index}" / "task.yaml").write_text("summary: t\nexecute: true\n")
-    if data:
-        (target / "data.bin").write_bytes(os.urandom(data))
-    return target
-
-
-def count_jobs(text: str) -> int:
-    return sum(1 for line in text.splitlines() if line and not line.startswith(("=", " ")))
-
-
-def count_items(text: str) -> int:
-    return sum(1 for line in text.splitlines() if "::" in line)
-
-
-def spread_command() -> str:
-    """The `spread` script installed beside this Python."""
-    return shutil.which("spread", path=str(Path(PYTHON).parent)) or "spread"
-
-
-def spread_list(project: Path) -> Result:
-    return measure([spread_command(), "-list"], project, count_jobs)
-
-
-def pytest_collect(project: Path) -> Result:
-    argv = [PYTHON, "-m", "pytest", "--spread", "--collect-only", "-q", "-p", "no:cacheprovider"]
-    return measure(argv, project, count_items)
-
-
-def spread_run(project: Path) -> Result:
-    return measure([spread_command(), "-seed=1"], project, count_executed)
-
-
-def pytest_run(project: Path) -> Result:
-    argv = [PYTHON, "-m", "pytest", "--spread", "-n0", "-q", "-p", "no:cacheprovider"]
-    return measure(argv, project, count_passed)
-
-
-def count_executed(text: str) -> int:
-    return sum(1 for line in text.splitlines() if " Executing " in line)
-
-
-def count_passed(text: str) -> int:
-    last = text.strip().splitlines()[-1] if text.strip() else ""
-    return int(last.split()[0]) if last.split() and last.split()[0].isdigit() else 0
-
+MB100 = 100 * 1000 * 1000
 
 BENCHMARKS = [
+    Benchmark("list-snapd", f"-list, snapd ({SNAPD_JOBS:,} jobs)", list_snapd, most_rounds=3),
     Benchmark(
-        "list-snapd",
-        "spread -list, snapd (147,811 jobs)",
-        "< 5 s, < 500 MB",
-        "Go: ~50 s, 2.4 GiB",
-        corpus("snapd"),
-        spread_list,
+        "run-200",
+        "200 x `execute: true`, 1 machine, whole run",
+        run_jobs(single_machine("run200", projects.trivial_tasks(200)), 200, 0),
     ),
     Benchmark(
-        "list-snapd-2024",
-        "spread -list, snapd 2024 (60,262 jobs)",
-        "-",
-        "Go: 13.5 s, 0.9 GiB",
-        corpus("snapcore-snapd"),
-        spread_list,
+        "run-200x4",
+        "200 x `execute: true`, 4 machines (workers: 4)",
+        run_jobs(four_machines, 200, 4),
     ),
     Benchmark(
-        "collect-snapd",
-        "pytest --spread --collect-only -q, snapd",
-        "< 25 s, < 1 GiB",
-        "-",
-        corpus("snapd"),
-        pytest_collect,
+        "upload-random",
+        "1 job, project with 100 MB incompressible",
+        run_jobs(
+            single_machine("random", {"t": "true"}, lambda p: projects.random_data(p, MB100)),
+            1,
+            None,
+        ),
     ),
     Benchmark(
-        "list-snapcraft",
-        "spread -list, snapcraft (1,607 jobs)",
-        "-",
-        "-",
-        corpus("snapcraft"),
-        spread_list,
+        "upload-text",
+        "1 job, project with 100 MB compressible text",
+        run_jobs(
+            single_machine("text", {"t": "true"}, lambda p: projects.text_data(p, MB100)),
+            1,
+            None,
+        ),
     ),
     Benchmark(
-        "run-200-spread",
-        "spread: 200 x execute: true, 1 machine, whole run",
-        "<= Go",
-        "Go: 1.8 s",
-        lambda work: adhoc_project(work, "run200", 200),
-        spread_run,
-    ),
-    Benchmark(
-        "run-200-pytest",
-        "pytest --spread -n0: the same 200 jobs",
-        "<= 1.5x Go (2.7 s)",
-        "Go: 1.8 s",
-        lambda work: adhoc_project(work, "run200", 200),
-        pytest_run,
-    ),
-    Benchmark(
-        "upload-100mb",
-        "spread: 1 job, project with 100 MB incompressible file",
-        "< 5 s",
-        "Go: 5.9 s; tar cz | ssh tar xz: 5.4 s",
-        lambda work: adhoc_project(work, "upload", 1, data=100_000_000),
-        spread_run,
+        "reboot",
+        "1 job that reboots its machine once",
+        run_jobs(single_machine("reboot", projects.reboot_task()), 1, 0),
     ),
 ]
+
+
+def table_rows(
+    bench: Benchmark, series: list[Series], targets: list[float | None]
+) -> list[tuple[str, ...]]:
+    go = series[0]
+    rows: list[tuple[str, ...]] = []
+    for ours, target in zip(series[1:], targets[1:], strict=True):
+        ratio = ours.ratio(go)
+        met = "-" if target is None else "met" if ratio <= target else "NOT MET"
+        rows.append(
+            (
+                bench.name,
+                ours.command.label,
+                f"{ours.wall:.2f}",
+                f"{go.wall:.2f}",
+                f"{ratio:.2f}",
+                "-" if target is None else f"<= {target:.1f}",
+                met,
+                f"{ours.peak_mb:.0f}",
+                f"{go.peak_mb:.0f}",
+            )
+        )
+    return rows
+
+
+HEADER = ("benchmark", "ours", "ours s", "Go s", "ours/Go", "target", "", "ours MB", "Go MB")
+
+
+def run_benchmarks(chosen: list[Benchmark], go: Path, rounds: int) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [HEADER]
+    with tempfile.TemporaryDirectory(prefix="spread-bench-") as tmp:
+        machines = projects.Machines(Path(tmp))
+        ctx = Context(go, Path(tmp), machines, rounds)
+        try:
+            for bench in chosen:
+                print(f"{bench.name}: {bench.what}", file=sys.stderr, flush=True)
+                commands = bench.run(ctx)
+                rounds_here = min(rounds, bench.most_rounds)
+                series = alternate([command for command, _ in commands], rounds_here)
+                rows += table_rows(bench, series, [target for _, target in commands])
+        finally:
+            machines.stop()
+    return rows
+
+
+def find_go(given: str | None) -> Path:
+    path = Path(given) if given else DEFAULT_GO
+    if not path.is_file():
+        how = "--go names no such file" if given else f"{DEFAULT_GO} does not exist"
+        raise SystemExit(
+            f"error: {how}: build the Go tool with build-go-spread "
+            "(../shared/tools/build-go-spread GIT_DIR_OF_SNAPCORE_SPREAD) or give --go PATH"
+        )
+    return path
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per benchmark (best kept)")
+    names = [bench.name for bench in BENCHMARKS] + ["makespan"]
+    parser.add_argument("names", nargs="*", help="benchmarks to run: " + ", ".join(names))
+    parser.add_argument("--go", help=f"the Go tool's spread binary (default {DEFAULT_GO})")
+    parser.add_argument("--rounds", type=int, default=5, help="counted rounds (default 5)")
     options = parser.parse_args()
+    unknown = sorted(set(options.names) - set(names))
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; known: {', '.join(names)}")
+    go = find_go(options.go)
     chosen = [b for b in BENCHMARKS if not options.names or b.name in options.names]
     with_makespan = not options.names or "makespan" in options.names
-    if not chosen and not with_makespan:
-        names = [b.name for b in BENCHMARKS] + ["makespan"]
-        parser.error("known benchmarks: " + ", ".join(names))
     if chosen:
-        print_table(run_benchmarks(chosen, options.repeat))
+        print_table(run_benchmarks(chosen, go, options.rounds))
     if with_makespan:
         from makespan import makespans
 
         print()
-        print_table(makespans([1, 2, 4, 8]))
+        print_table(makespans(go, rounds=max(1, options.rounds // 2)))
     return 0
-
-
-def run_benchmarks(chosen: list[Benchmark], repeat: int) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = [
-        ("benchmark", "what", "best s", "peak MB", "result", "target", "reference")
-    ]
-    with tempfile.TemporaryDirectory(prefix="spread-bench-") as tmp:
-        work = Path(tmp)
-        try:
-            for bench in chosen:
-                project = bench.setup(work)
-                results = [bench.run(project) for _ in range(repeat)]
-                best = min(results, key=lambda r: r.seconds)
-                peak = max(r.peak_mb for r in results)
-                rows.append(
-                    (
-                        bench.name,
-                        bench.what,
-                        f"{best.seconds:.2f}",
-                        f"{peak:.0f}",
-                        best.detail,
-                        bench.target,
-                        bench.reference,
-                    )
-                )
-                print(f"done: {bench.name}", file=sys.stderr, flush=True)
-        finally:
-            for started in _MACHINE:
-                started.stop()
-    return rows
 
 
 if __name__ == "__main__":
