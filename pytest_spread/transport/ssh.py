@@ -10,14 +10,32 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-import paramiko
-
 from pytest_spread.errors import SpreadError
+
+
+def _import_paramiko() -> Any:
+    """paramiko, without the optional `invoke` it imports for `Match exec` in ssh_config.
+
+    We never read an ssh_config; `invoke` would add ~40 ms to every start.
+    """
+    if "invoke" in sys.modules:
+        import paramiko
+    else:
+        sys.modules["invoke"] = None  # type: ignore[assignment]  # makes `import invoke` fail
+        try:
+            import paramiko
+        finally:
+            del sys.modules["invoke"]
+    return paramiko
+
+
+paramiko = _import_paramiko()
 
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
@@ -78,6 +96,8 @@ class Connection:
         except OSError as exc:
             raise RemoteError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if hasattr(socket, "TCP_QUICKACK"):
+            sock = _QuickAckSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         transport = paramiko.Transport(sock, default_window_size=WINDOW)
         transport.packetizer.REKEY_BYTES = 1 << 40  # no rekeying pauses mid-upload
         transport.packetizer.REKEY_PACKETS = 1 << 40
@@ -144,6 +164,19 @@ class Connection:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise RemoteError(f"connection to {self.address} lost: {_reason(exc)}") from exc
         return channel
+
+
+class _QuickAckSocket(socket.socket):
+    """A socket that acknowledges what it receives at once (no delayed ACKs).
+
+    sshd leaves Nagle's algorithm on until a connection's first session starts,
+    so it holds the reply to the first channel open until its previous packet
+    is acknowledged: with delayed ACKs, ~40 ms more for every new connection.
+    """
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        self.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        return super().recv(size, flags)
 
 
 def _authenticate(transport: Any, username: str, password: str) -> None:
