@@ -237,6 +237,7 @@ class MachineWorker:
             self.current.debug = ""
             self.report.failed_task_prepare.append(job.report_name)
             self.report.aborted += 1
+            self.options.observer.job_aborted(job, failure.line)
             self._failed()
             raise TaskPrepareFailed(failure.line) from None
 
