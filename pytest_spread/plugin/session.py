@@ -80,6 +80,7 @@ def open_pool(
     """The pool for this process, from the command-line options."""
     from pytest_spread.machines.pool import MachinePool
     from pytest_spread.machines.source import MachineSource, PoolOptions
+    from pytest_spread.plugin.outputs import observer_for
     from pytest_spread.run.shell import ShellModes
     from pytest_spread.run.worker import RunOptions
 
@@ -104,6 +105,7 @@ def open_pool(
             repeat=config.getoption("spread_repeat"),
             total=total,
             artifacts=_path_option(config, "spread_artifacts"),
+            observer=observer_for(config),
         ),
     )
     return MachinePool(MachineSource(matrix, backends, options, log), report)
