@@ -32,6 +32,9 @@ from pytest_spread.project.filters import compile_filters, drop_manual, matches_
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.run.report import Report
 
+# Plugin modules of their own: --spread-json and --spread-logs.
+pytest_plugins = ("pytest_spread.plugin.outputs",)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
