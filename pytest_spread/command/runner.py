@@ -80,8 +80,9 @@ def run_jobs(
         try:
             for thread in threads:
                 thread.start()
-            while not interrupts.hurried and any(thread.is_alive() for thread in threads):
-                time.sleep(0.05)
+            for thread in threads:  # join() returns as the thread ends; Ctrl-C checked meanwhile
+                while not interrupts.hurried and thread.is_alive():
+                    thread.join(0.05)
         finally:
             with discarding(hurry=lambda: None):
                 if interrupts.hurried:
