@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -170,46 +169,3 @@ def test_pytest_under_xdist_writes_json_and_logs(project: Path, pytester: pytest
     document = validated(project / "out.json")
     check_every_level(document)
     check_logs(project / "logs")
-
-
-def test_the_schema_rejects_what_spread_plus_never_writes():
-    schema = json.loads(SCHEMA.read_text())
-    good = {
-        "start": "2026-01-02T03:04:05.678",
-        "end": "2026-01-02T03:04:06.000",
-        "verb": "executing",
-        "backend": "b",
-        "system": "s",
-        "level": "task",
-        "name": "tests/t",
-        "variant": "",
-        "instance": "b:s",
-        "success": True,
-        "aborted": False,
-        "skipped": False,
-    }
-    results = dict.fromkeys(schema["properties"]["results"]["required"], 0)
-    jsonschema.validate({"items": [good], "results": results}, schema)
-    for bad in (
-        {**good, "level": "backend"},
-        {**good, "start": "2026-01-02 03:04:05"},
-        {**good, "level": "suite", "name": "tests"},
-        {**good, "level": "project", "name": "tests/t"},
-        {**good, "verb": "", "start": ""},  # neither aborted nor skipped
-        {key: value for key, value in good.items() if key != "instance"},
-    ):
-        with pytest.raises(jsonschema.ValidationError):
-            jsonschema.validate({"items": [bad], "results": results}, schema)
-
-
-def test_json_text_is_go_marshal_indent():
-    from pytest_spread.run.results import go_json
-
-    assert go_json({"a": ["<&>", 1], "b": []}) == textwrap.dedent("""\
-        {
-            "a": [
-                "\\u003c\\u0026\\u003e",
-                1
-            ],
-            "b": []
-        }""")
