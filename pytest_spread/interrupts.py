@@ -26,6 +26,7 @@ FIRST_MESSAGE = (
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 STOPPING = threading.Event()  # the run was interrupted: no new machine, no more waiting
+_shield = threading.local()
 
 
 class Interrupts:
@@ -75,7 +76,25 @@ class Interrupts:
         if self.count == 1:
             self._on_first()
         elif self.count == 2:
-            self._on_second()
+            if getattr(_shield, "depth", 0):
+                _shield.pending = self._on_second  # once the machine is recorded
+            else:
+                self._on_second()
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """A second interrupt waits until the block ends (a machine is being allocated and
+    recorded: interrupting it halfway would leave a machine nobody knows of)."""
+    _shield.depth = getattr(_shield, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _shield.depth -= 1
+        pending = getattr(_shield, "pending", None)
+        if not _shield.depth and pending is not None:
+            _shield.pending = None
+            pending()
 
 
 @contextmanager

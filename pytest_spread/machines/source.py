@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_spread.backends.base import AllocationError, Machine, Provider
 from pytest_spread.backends.registry import discard_machine, make_provider
 from pytest_spread.errors import SpreadError
+from pytest_spread.interrupts import shielded
 from pytest_spread.log import add_secret
 from pytest_spread.machines.reuse import ReuseFile, reuse_path
 from pytest_spread.project.matrix import Job, Matrix
@@ -78,6 +80,8 @@ class MachineSource:
         self._content: Content | None = None
         self._reuse: ReuseFile | None = None
         self._abandoned = False
+        self._in_flight = 0  # allocations under way
+        self._settled = threading.Condition(self._lock)
 
     @property
     def reuse_file(self) -> ReuseFile:
@@ -104,11 +108,13 @@ class MachineSource:
             if self.options.reuse and reuse.tracked(job.backend.name, job.system.name):
                 # Spread does not allocate beside tracked machines it could not use.
                 raise SpreadError(f"cannot reuse any tracked {job.lane} machine")
-            machine = self._allocate(job)
-            reuse.add(machine)
-            if stopped():  # interrupted while allocating: the machine goes at once
-                self.discard(machine)
-                raise SpreadError(f"cannot allocate {job.lane}: interrupted")
+            # Until the machine is recorded, a second Ctrl-C waits: it must not be lost.
+            with shielded(), self._allocating():
+                machine = self._allocate(job)
+                reuse.add(machine)
+                if stopped():  # interrupted while allocating: the machine goes at once
+                    self.discard(machine)
+                    raise SpreadError(f"cannot allocate {job.lane}: interrupted")
             connection = self._prepared(machine, content)
 
         def reconnect() -> Connection:
@@ -145,15 +151,47 @@ class MachineSource:
         for machine in held:
             self.discard(machine)
 
+    @contextmanager
+    def _allocating(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._settled.notify_all()
+
     def close(self) -> None:
-        """Release the content and the reuse file (deleted unless reusing)."""
+        """Discard what no worker took over, then release the content and the reuse file.
+
+        Allocations still under way are waited for first (their machines are
+        discarded as soon as they are recorded). A machine allocated but never
+        handed to a worker (an interrupt came between) is discarded here. The
+        reuse file is deleted unless reusing, and kept while it still lists a
+        machine of this run, so that `spread -reuse-pid=N -discard` finds it.
+        """
+        with self._lock:
+            if self._in_flight:
+                self.log(f"Waiting for {self._in_flight} allocation(s) to discard them...")
+            while self._in_flight:
+                self._settled.wait()
+            left = self._reuse.held() if self._reuse is not None else []
+        for machine in left:
+            try:
+                self.discard(machine)
+            except Exception as exc:  # the rest still goes
+                self.log(f"Error discarding {machine}: {exc}")
         with self._lock:
             self._abandoned = True  # late discards of abandoned workers are no-ops
             if self._content is not None:
                 self._content.close()
                 self._content = None
             if self._reuse is not None:
-                self._reuse.close(delete=not self.options.reuse)
+                alive = self._reuse.held()  # not discarded: keep the way to discard them
+                if alive and not self.options.reuse:
+                    self.log(f"Keeping {self._reuse.path.name}: it lists machines not discarded")
+                self._reuse.close(delete=not self.options.reuse and not alive)
                 self._reuse = None
 
     def provider(self, backend_name: str) -> Provider:
