@@ -96,9 +96,13 @@ class ResultsWriter:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """With --spread (hooks.py made the state): the main process writes the JSON at the end."""
+    """With --spread (hooks.py made the state): observers for the machines of this process;
+    the main process writes the JSON at the end."""
+    if STATE not in config.stash:
+        return
+    config.stash[STATE].observer = observer_for(config)
     path = _path(config, "spread_json")
-    if STATE in config.stash and path and not hasattr(config, "workerinput"):
+    if path and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ResultsWriter(config, path), "spread-results")
 
 

@@ -16,6 +16,7 @@ from pytest_spread.interrupts import Interrupts, discarding
 from pytest_spread.log import log
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.run import durations
+from pytest_spread.run.observers import NO_OBSERVER, RunObserver
 from pytest_spread.run.report import Report
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class SpreadState:
     interrupts: Interrupts = field(default_factory=Interrupts)
     looping: bool = False  # inside the run-test loop
     timings: dict[str, float] = field(default_factory=dict)  # job name -> seconds
+    observer: RunObserver = NO_OBSERVER  # --spread-json, --spread-logs (outputs.py)
 
 
 STATE = pytest.StashKey[SpreadState]()
@@ -80,7 +82,6 @@ def open_pool(
     """The pool for this process, from the command-line options."""
     from pytest_spread.machines.pool import MachinePool
     from pytest_spread.machines.source import MachineSource, PoolOptions
-    from pytest_spread.plugin.outputs import observer_for
     from pytest_spread.run.shell import ShellModes
     from pytest_spread.run.worker import RunOptions
 
@@ -105,7 +106,7 @@ def open_pool(
             repeat=config.getoption("spread_repeat"),
             total=total,
             artifacts=_path_option(config, "spread_artifacts"),
-            observer=observer_for(config),
+            observer=config.stash[STATE].observer,
         ),
     )
     return MachinePool(MachineSource(matrix, backends, options, log), report)
