@@ -19,8 +19,8 @@ from pytest_spread.command.flags import (
 )
 from pytest_spread.errors import SpreadError
 from pytest_spread.log import VERBOSE, log, print_log_to_stdout, verbose
-from pytest_spread.project.filters import select_jobs
-from pytest_spread.project.loader import load_project
+from pytest_spread.project.filters import check_tasks_limit, filter_order, select_jobs
+from pytest_spread.project.loader import load_project, with_workers
 from pytest_spread.project.matrix import build_matrix
 from pytest_spread.project.model import summarize_warnings
 
@@ -64,6 +64,8 @@ def list_jobs(options: SpreadOptions) -> int:
     for warning in summarize_warnings(project.warnings):
         print(f"warning: {warning}", file=sys.stderr)
     jobs = select_jobs(build_matrix(project).jobs, options.filters)
+    if options.order:
+        jobs = filter_order(jobs, options.filters)
     out = sys.stdout
     out.write("\n".join(job.name for job in jobs))
     out.write("\n")
@@ -73,11 +75,13 @@ def list_jobs(options: SpreadOptions) -> int:
 
 def run_jobs(options: SpreadOptions) -> int:
     """Run the selected jobs, printing Spread's log and final report."""
-    project = load_project()
+    project = with_workers(load_project(), options.workers)
     for warning in summarize_warnings(project.warnings):
         print(f"warning: {warning}", file=sys.stderr)
     matrix = build_matrix(project)
     jobs = select_jobs(matrix.jobs, options.filters)
+    if not options.discard and not options.gc:
+        check_tasks_limit(project, len(jobs))
     from pytest_spread.command import runner
     from pytest_spread.machines.source import PoolOptions
     from pytest_spread.run.observers import Observers
@@ -128,7 +132,10 @@ def run_jobs(options: SpreadOptions) -> int:
     cache = durations.cache_file(project.dir)
     timings: dict[str, tuple[float, float]] = {}
     # An explicit -seed reproduces an order exactly: known durations are left aside then.
-    hints = Hints(durations={} if options.seed else durations.load(cache))
+    hints = Hints(
+        durations={} if options.seed else durations.load(cache),
+        order=options.filters if options.order else None,
+    )
     try:
         report = runner.run_jobs(matrix, jobs, pool_options, seed, log, hints, timings)
     finally:

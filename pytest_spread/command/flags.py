@@ -186,6 +186,9 @@ SPREAD_FLAGS: tuple[Flag, ...] = (
     Flag("seed", "int", 0, "Seed for job order permutation", "seed"),
     Flag("repeat", "int", 0, "Number of times to repeat each task", "repeat"),
     Flag("gc", "bool", False, "Garbage collect backend resources when possible", "gc"),
+    # spread-plus' additions.
+    Flag("workers", "int", 0, "Number of workers to use on each system", "workers"),
+    Flag("order", "bool", False, "Follow the tasks order passed as parameter", "order"),
 )
 _SPREAD = GoFlagSet("spread", SPREAD_FLAGS)
 
@@ -219,6 +222,8 @@ class SpreadOptions:
     seed: int = 0
     repeat: int = 0
     gc: bool = False
+    workers: int = 0  # spread-plus: every system's workers when above 0
+    order: bool = False  # spread-plus: jobs in the order of the filter arguments
     filters: tuple[str, ...] = ()
 
 

@@ -14,7 +14,7 @@ from pytest_spread.machines.jobs import JobRun
 from pytest_spread.plugin.session import lane_done, pool_for
 from pytest_spread.project.matrix import Job
 from pytest_spread.run import durations
-from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES
+from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES, JobSkipped
 
 
 class SpreadItem(pytest.Item):
@@ -91,6 +91,8 @@ def _as_pytest_outcome() -> Iterator[None]:
     """Spread's outcomes as pytest failures whose report is Spread's own message."""
     try:
         yield
+    except JobSkipped as exc:
+        raise pytest.skip.Exception(str(exc), _use_item_location=True) from None
     except LIFECYCLE_OUTCOMES as exc:
         message = str(exc)
     else:

@@ -28,7 +28,12 @@ from pytest_spread.plugin.session import (
     SpreadState,
     close_pool,
 )
-from pytest_spread.project.filters import compile_filters, drop_manual, matches_any
+from pytest_spread.project.filters import (
+    check_tasks_limit,
+    compile_filters,
+    drop_manual,
+    matches_any,
+)
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.run.report import Report
 
@@ -126,6 +131,19 @@ def pytest_configure_node(node: Any) -> None:
     """xdist controller: the nodes share the run's reuse file and password."""
     if STATE in node.config.stash:
         node.workerinput.update(node_input(node.config))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """xdist controller: spread-plus' tasks-limit, once a node has selected the jobs."""
+    matrix = node.config.stash.get(CONTROLLER_MATRIX, None)
+    if matrix is None or not matrix.project.tasks_limit or node.config.option.collectonly:
+        return
+    names = {job.name for job in matrix.jobs}
+    try:
+        check_tasks_limit(matrix.project, sum(i.rpartition("::")[2] in names for i in ids))
+    except SpreadError as exc:
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -267,6 +285,11 @@ def pytest_collection_modifyitems(
     kept.sort(key=_item_key)
     items[:] = _merge(items, kept) if len(slots) < len(items) else kept
     state.total = len(kept)
+    if not config.option.collectonly and not hasattr(config, "workerinput") and state.matrix:
+        try:
+            check_tasks_limit(state.matrix.project, len(kept))  # spread-plus tasks-limit
+        except SpreadError as exc:
+            raise pytest.UsageError(str(exc)) from None
     state.backends = sorted({item.job.backend.name for item in kept})
 
 

@@ -18,7 +18,12 @@ import pytest
 
 from pytest_spread.errors import ProjectError, SpreadWarning, display_path
 from pytest_spread.plugin.options import explicit_project
-from pytest_spread.project.loader import PROJECT_FILES, find_project_file, load_project
+from pytest_spread.project.loader import (
+    PROJECT_FILES,
+    find_project_file,
+    load_project,
+    with_workers,
+)
 from pytest_spread.project.matrix import Matrix, build_matrix
 from pytest_spread.project.model import ProjectWarning, summarize_warnings
 
@@ -39,7 +44,7 @@ def load_matrix(config: pytest.Config, *, controller: bool = False) -> Matrix:
     elif not controller:
         with warnings.catch_warnings(record=True):  # errors still raise
             issue_warnings(project.warnings)
-    return build_matrix(project)
+    return build_matrix(with_workers(project, config.getoption("spread_workers")))
 
 
 FIRST = "gw0"  # the xdist node whose warnings are shown

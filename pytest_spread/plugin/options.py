@@ -192,6 +192,20 @@ def add_options(parser: pytest.Parser) -> None:
         help="fetch task artifacts into DIR/<job name>/ (Spread's -artifacts)",
     )
     group.addoption(
+        "--spread-workers",
+        metavar="N",
+        type=int,
+        default=0,
+        help="machines per system, instead of each system's workers: (spread-plus' -workers)",
+    )
+    group.addoption(
+        "--spread-order",
+        action="store_true",
+        default=False,
+        help="run the jobs in the order of the --spread-filter arguments, priorities and "
+        "seeds aside (spread-plus' -order)",
+    )
+    group.addoption(
         "--spread-log",
         action="store_true",
         default=False,

@@ -14,16 +14,20 @@ from pytest_spread.run import durations
 
 
 def hints_for(config: pytest.Config) -> Hints:
-    """Durations from pytest's cache (unless a seed is given) and, with --ff, last failures."""
+    """Durations from pytest's cache (unless a seed is given) and, with --ff, last failures.
+
+    With --spread-order, the --spread-filter order instead of priorities, seeds and durations.
+    """
+    order = tuple(config.getoption("spread_filter")) if config.getoption("spread_order") else None
     cache = getattr(config, "cache", None)
     if cache is None:
-        return NO_HINTS
+        return Hints(order=order)
     first: frozenset[str] = frozenset()
     if config.getoption("failedfirst", False):
         failed = cache.get("cache/lastfailed", {})
         first = frozenset(nodeid.rpartition("::")[2] for nodeid in failed)
-    if parse_seed(config):  # an explicit seed reproduces an order exactly
-        return Hints(first=first)
+    if parse_seed(config) or order is not None:  # an explicit seed reproduces an order exactly
+        return Hints(first=first, order=order)
     return Hints(durations=durations.valid(cache.get(durations.CACHE_KEY, {})), first=first)
 
 

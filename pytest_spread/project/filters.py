@@ -6,9 +6,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from pytest_spread.errors import FilterError, NoJobsError
+from pytest_spread.errors import FilterError, NoJobsError, SpreadError
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.matrix import Job
+from pytest_spread.project.model import Project
 
 T = TypeVar("T")
 
@@ -101,3 +102,29 @@ def select_jobs(jobs: Iterable[Job], arguments: Sequence[str]) -> list[Job]:
 
 def _identity(job: Job) -> Job:
     return job
+
+
+def filter_order(jobs: Sequence[Job], arguments: Sequence[str]) -> list[Job]:
+    """spread-plus' -order: the jobs grouped by the first filter argument matching them.
+
+    Within one argument, jobs keep their given (Spread's) order; each job comes
+    once; jobs no argument matches (selected otherwise) come last.
+    """
+    placed: set[int] = set()
+    ordered: list[Job] = []
+    for expression in compile_filters(arguments):
+        for job in jobs:
+            if id(job) not in placed and expression.matches(job):
+                placed.add(id(job))
+                ordered.append(job)
+    ordered += [job for job in jobs if id(job) not in placed]
+    return ordered
+
+
+def check_tasks_limit(project: Project, count: int) -> None:
+    """spread-plus' `tasks-limit`: a run of more jobs than that is refused before it starts."""
+    if project.tasks_limit and count > project.tasks_limit:
+        raise SpreadError(
+            f"The number of jobs ({count}) is greater then the tasks limit set "
+            f"({project.tasks_limit})"
+        )

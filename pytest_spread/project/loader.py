@@ -6,6 +6,7 @@ prefixed with the file, line and field they concern.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import re
@@ -22,6 +23,7 @@ from pytest_spread.project.yamlread import (
     is_null,
     line_of,
     parse_file,
+    read_artifacts,
     read_cascade_list,
     read_environment,
     read_scripts,
@@ -99,6 +101,10 @@ def _read_project(top: Fields, file: Path, warnings: list[ProjectWarning]) -> Pr
     timeouts = read_timeouts(top)
     content = (top.string_list("include"), top.string_list("exclude"), top.string_list("rename"))
     repack = top.string("repack").strip()
+    artifacts = read_artifacts(top, "the project has an invalid artifact path: {path}")
+    tasks_limit = top.integer("tasks-limit") or 0
+    if tasks_limit < 0:
+        raise top.error("tasks limit cannot be lower than 0", key="tasks-limit")
     backends = _read_backends(top.fields("backends"), warnings)
     if not backends:
         raise top.error(
@@ -122,6 +128,8 @@ def _read_project(top: Fields, file: Path, warnings: list[ProjectWarning]) -> Pr
         exclude=content[1],
         rename=content[2],
         timeouts=timeouts,
+        artifacts=artifacts,
+        tasks_limit=tasks_limit,
         warnings=tuple(warnings),
         lines=_field_lines(top),
     )
@@ -310,6 +318,26 @@ def _read_system(backend: str, name: str, fields: Fields, storage: int, plan: st
         priority=fields.integer("priority"),
         manual=fields.boolean("manual"),
     )
+
+
+def with_workers(project: Project, workers: int) -> Project:
+    """The project with every system's `workers` set to `workers` (spread-plus' -workers).
+
+    0 or less leaves the project as it is, as spread-plus does.
+    """
+    if workers <= 0:
+        return project
+    backends = {
+        name: dataclasses.replace(
+            backend,
+            systems={
+                key: dataclasses.replace(system, workers=workers)
+                for key, system in backend.systems.items()
+            },
+        )
+        for name, backend in project.backends.items()
+    }
+    return dataclasses.replace(project, backends=backends)
 
 
 def project_relative(project: Project, path: Path) -> str:

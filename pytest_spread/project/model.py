@@ -67,6 +67,15 @@ class Timeouts:
 
 
 @dataclass(frozen=True, slots=True)
+class Skip:
+    """A spread-plus skip condition of a suite or task: `if` runs on the machine first."""
+
+    reason: str
+    condition: str  # the `if:` script; the job is skipped when it succeeds
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class System:
     name: str
     backend: str
@@ -146,6 +155,7 @@ class Task:
     priority: int | None = None
     manual: bool = False
     execute_line: int = 0
+    skip: tuple[Skip, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +173,8 @@ class Suite:
     timeouts: Timeouts = Timeouts()
     priority: int | None = None
     manual: bool = False
+    artifacts: tuple[str, ...] = ()  # spread-plus: relative to the suite directory
+    skip: tuple[Skip, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +227,8 @@ class Project:
     exclude: tuple[str, ...] = ()
     rename: tuple[str, ...] = ()
     timeouts: Timeouts = Timeouts()
+    artifacts: tuple[str, ...] = ()  # spread-plus: relative to the remote project path
+    tasks_limit: int = 0  # spread-plus: the most jobs a run may have (0: no limit)
     warnings: tuple[ProjectWarning, ...] = field(default=(), compare=False)
     lines: dict[str, int] = field(default_factory=dict, compare=False)
     """Lines of the fields evaluated with the jobs (path, keys, credentials, content)."""

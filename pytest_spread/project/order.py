@@ -7,7 +7,8 @@ that the seed determines (seed 0: Spread's sorted order). When a previous
 run's durations are known, longer jobs come first within those rules, which
 keeps the lane's machines busy until close to the end (longest processing
 time first). Jobs named in `first` (pytest's --ff: those that failed last
-time) come before all others.
+time) come before all others. With spread-plus' -order (`Hints.order`), the
+order of the filter arguments replaces priority, seed and durations.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pytest_spread.project.filters import filter_order
 from pytest_spread.project.matrix import Job
 
 
@@ -26,6 +28,12 @@ class Hints:
 
     durations: Mapping[str, float] = field(default_factory=dict)
     first: frozenset[str] = frozenset()
+    order: tuple[str, ...] | None = None
+    """spread-plus' -order: the filter arguments the jobs are taken in the order of.
+
+    Priorities, seeds and durations are left aside then; a machine still finishes
+    its suite and a task's samples first, as in spread-plus.
+    """
 
 
 NO_HINTS = Hints()
@@ -35,18 +43,19 @@ class LaneQueue:
     """The pending jobs of one lane; `take` applies Spread's selection rules."""
 
     def __init__(self, jobs: Sequence[Job], seed: int = 0, hints: Hints = NO_HINTS) -> None:
-        queue = list(jobs)
-        if seed:
+        ordered = hints.order is not None
+        queue = filter_order(jobs, hints.order or ()) if ordered else list(jobs)
+        if seed and not ordered:
             random.Random(seed).shuffle(queue)
         self._estimate = estimator(queue, hints.durations)
-        if hints.durations:
+        if hints.durations and not ordered:
             queue.sort(key=lambda job: -self._estimate(job))  # longest first (stable)
         self.work = sum(map(self._estimate, queue))  # estimated seconds left (or jobs)
         self._levels: dict[tuple[bool, int], deque[Job]] = {}
         self._by_suite: dict[tuple[tuple[bool, int], str], deque[Job]] = {}
         self._samples: dict[int, list[Job]] = {}  # id(task) -> pending, lowest sample last
         for job in queue:
-            rank = (job.name in hints.first, job.priority)
+            rank = (job.name in hints.first, 0 if ordered else job.priority)
             self._levels.setdefault(rank, deque()).append(job)
             self._by_suite.setdefault((rank, job.suite.name), deque()).append(job)
             if job.task.samples > 1:

@@ -12,9 +12,11 @@ from pytest_spread.project.model import ProjectWarning, Suite, Task
 from pytest_spread.project.yamlread import (
     Fields,
     parse_file,
+    read_artifacts,
     read_cascade_list,
     read_environment,
     read_scripts,
+    read_skips,
     read_timeouts,
     unknown_warnings,
 )
@@ -75,6 +77,8 @@ def _read_suite(
         timeouts=read_timeouts(fields),
         priority=fields.integer("priority"),
         manual=fields.boolean("manual"),
+        artifacts=read_artifacts(fields, "the suite has an invalid artifact path: {path}"),
+        skip=read_skips(fields, f"suite {name}", warnings),
     )
 
 
@@ -98,12 +102,14 @@ def _read_tasks(
         if not TASK_RE.match(name):
             raise ProjectError(f"invalid task name: {gocompat.go_quote(name)}", file=task_file)
         task_fields = Fields(parse_file(task_file), task_file)
-        tasks[name] = _read_task(name, suite, task_dir, task_fields)
+        tasks[name] = _read_task(name, suite, task_dir, task_fields, warnings)
         warnings.extend(unknown_warnings(task_fields, name, "task"))
     return tasks
 
 
-def _read_task(name: str, suite: str, directory: Path, fields: Fields) -> Task:
+def _read_task(
+    name: str, suite: str, directory: Path, fields: Fields, warnings: list[ProjectWarning]
+) -> Task:
     summary = fields.string("summary").strip()
     if not summary:
         raise fields.error(
@@ -113,14 +119,7 @@ def _read_task(name: str, suite: str, directory: Path, fields: Fields) -> Task:
     environment = read_environment(fields, name)
     systems = read_cascade_list(fields, "systems", name)
     _check_system_refs(systems, fields, name)
-    artifacts = fields.string_list("artifacts")
-    for index, artifact in enumerate(artifacts):
-        if artifact.startswith(("/", "../")) or gocompat.clean_path(artifact) != artifact:
-            raise fields.error(
-                f"{name} has improper artifact path: {artifact}",
-                key=f"artifacts[{index}]",
-                line=fields.item_line("artifacts", index),
-            )
+    artifacts = read_artifacts(fields, f"{name} has improper artifact path: {{path}}")
     scripts = read_scripts(fields, each=False)
     return Task(
         name=name,
@@ -143,6 +142,7 @@ def _read_task(name: str, suite: str, directory: Path, fields: Fields) -> Task:
         priority=fields.integer("priority"),
         manual=fields.boolean("manual"),
         execute_line=fields.key_line("execute"),
+        skip=read_skips(fields, name, warnings),
     )
 
 

@@ -21,6 +21,7 @@ from pytest_spread.project.model import (
     Environment,
     ProjectWarning,
     Scripts,
+    Skip,
     Timeouts,
 )
 
@@ -388,3 +389,32 @@ def read_cascade_list(fields: Fields, key: str, context: str) -> tuple[str, ...]
                 line=fields.item_line(key, index),
             ) from exc
     return entries
+
+
+def read_artifacts(fields: Fields, message: str) -> tuple[str, ...]:
+    """The `artifacts` list: clean relative paths inside the directory, as Spread checks them.
+
+    `message` is Spread's sentence for a bad path, with `{path}` in it.
+    """
+    artifacts = fields.string_list("artifacts")
+    for index, artifact in enumerate(artifacts):
+        if artifact.startswith(("/", "../")) or gocompat.clean_path(artifact) != artifact:
+            raise fields.error(
+                message.format(path=artifact),
+                key=f"artifacts[{index}]",
+                line=fields.item_line("artifacts", index),
+            )
+    return artifacts
+
+
+def read_skips(fields: Fields, context: str, warnings: list[ProjectWarning]) -> tuple[Skip, ...]:
+    """spread-plus' `skip:` list of `{reason, if}` entries, both required and trimmed."""
+    skips: list[Skip] = []
+    for index, item in enumerate(fields.sequence("skip")):
+        entry = Fields(item, fields.file, fields.path(f"skip[{index}]"))
+        reason, condition = entry.string("reason").strip(), entry.string("if").strip()
+        if not reason or not condition:
+            raise entry.error(f"{context} is missing either the if or reason for the skip")
+        skips.append(Skip(reason, condition, entry.line))
+        warnings.extend(unknown_warnings(entry, f"{context} skip", "skip"))
+    return tuple(skips)

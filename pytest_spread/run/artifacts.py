@@ -1,8 +1,12 @@
-"""Fetch a task's artifacts from its machine into `<dir>/<job name>/` (spec §10)."""
+"""Fetch a task's artifacts from its machine into `<dir>/<job name>/` (spec §10).
+
+spread-plus' suite and project artifacts use the same transfer (`fetch_paths`).
+"""
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_spread.errors import SpreadError
@@ -20,17 +24,28 @@ class ArtifactsError(SpreadError):
     """The artifacts could not be fetched."""
 
 
-def remote_command(job: Job, remote_path: str, sudo: bool) -> str:
+def remote_command(paths: Sequence[str], remote_dir: str, sudo: bool) -> str:
     """The remote tar command: paths single-quoted except `*`, so the shell globs them."""
-    paths = " ".join(_quote_keeping_stars(path) for path in job.task.artifacts)
-    return f"cd '{remote_path}/{job.task.name}' && " + as_root(
-        f"/bin/tar cJ --sort=name --ignore-failed-read -- {paths}", sudo
+    quoted = " ".join(_quote_keeping_stars(path) for path in paths)
+    return f"cd '{remote_dir}' && " + as_root(
+        f"/bin/tar cJ --sort=name --ignore-failed-read -- {quoted}", sudo
     )
 
 
 def fetch(connection: Connection, job: Job, remote_path: str, target: Path, sudo: bool) -> Path:
     """Unpack the job's artifacts into `target/<job name>`; returns that directory."""
-    directory = target / job.name
+    remote_dir = f"{remote_path}/{job.task.name}"
+    return fetch_paths(connection, job.task.artifacts, remote_dir, target / job.name, sudo)
+
+
+def fetch_paths(
+    connection: Connection, paths: Sequence[str], remote_dir: str, directory: Path, sudo: bool
+) -> Path:
+    """Unpack `paths` (relative to `remote_dir` on the machine) into `directory`.
+
+    Missing paths are left out, as in Spread. Suite and project artifacts
+    (spread-plus) come this way too.
+    """
     try:
         directory.mkdir(mode=0o755, parents=True, exist_ok=True)
     except OSError as exc:
@@ -39,7 +54,7 @@ def fetch(connection: Connection, job: Job, remote_path: str, target: Path, sudo
     assert unpack.stdin is not None
     try:
         result = connection.run(
-            remote_command(job, remote_path, sudo), combine=False, stdout=unpack.stdin
+            remote_command(paths, remote_dir, sudo), combine=False, stdout=unpack.stdin
         )
     finally:
         unpack.stdin.close()

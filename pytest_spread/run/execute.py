@@ -119,6 +119,19 @@ class ScriptRunner:
     def _ended(self, step: Step, output: str, *, ok: bool) -> None:
         self.observer.script_ended(step.verb, step.context, step.job, self.machine, output, ok)
 
+    def check(self, step: Step) -> bool:
+        """Run a spread-plus `skip:` condition: True when it succeeds.
+
+        Logged as `Checking <context> (<label>)...`; a failing condition is no
+        error (no message, no debug script): the job simply runs.
+        """
+        self.log(f"Checking {step.context} ({self.machine.label})...")
+        try:
+            self._run_with_reboots(step)
+        except ScriptFailed:
+            return False
+        return True
+
     def _shell(self, step: Step, announce: str) -> None:
         """An interactive shell where the step's script runs, with its environment."""
         self.log(announce)

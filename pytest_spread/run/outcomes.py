@@ -27,7 +27,12 @@ class LevelRestoreFailed(Exception):
     """A suite, backend or project restore failed when the machine left its lane."""
 
 
+class JobSkipped(Exception):
+    """A spread-plus `skip:` condition of the task or its suite held: the job did not run."""
+
+
 LIFECYCLE_OUTCOMES = (
+    JobSkipped,
     JobAborted,
     TaskPrepareFailed,
     TaskFailed,

@@ -16,6 +16,13 @@ FAILURE_LISTS = (
     ("failed_project_prepare", "Failed project prepare"),
     ("failed_project_restore", "Failed project restore"),
 )
+# Every block after the counts, in spread-plus' order: skips are listed, not failures.
+BLOCKS = (
+    ("skipped_tasks", "Skipped tasks"),
+    *FAILURE_LISTS[:3],
+    ("skipped_suites", "Skipped suites"),
+    *FAILURE_LISTS[3:],
+)
 
 
 @dataclass
@@ -33,12 +40,14 @@ class Report:
     failed_backend_restore: list[str] = field(default_factory=list)
     failed_project_prepare: list[str] = field(default_factory=list)
     failed_project_restore: list[str] = field(default_factory=list)
+    skipped_tasks: list[str] = field(default_factory=list)  # "<job> - <reason>" (spread-plus)
+    skipped_suites: list[str] = field(default_factory=list)  # "<lane>:<suite> - <reason>"
 
     def merge(self, other: Report) -> None:
         """Add another process's report to this one (xdist)."""
         self.successful += other.successful
         self.aborted += other.aborted
-        for attribute, _ in FAILURE_LISTS:
+        for attribute, _ in BLOCKS:
             getattr(self, attribute).extend(getattr(other, attribute))
 
     @property
@@ -56,7 +65,7 @@ class Report:
     def messages(self) -> list[str]:
         """The report as Spread logs it: one message per block, entries sorted."""
         blocks = [f"Successful tasks: {self.successful}", f"Aborted tasks: {self.aborted}"]
-        for attribute, title in FAILURE_LISTS:
+        for attribute, title in BLOCKS:
             entries = sorted(getattr(self, attribute))
             if entries:
                 blocks.append(
@@ -68,7 +77,7 @@ class Report:
         return {
             "successful": self.successful,
             "aborted": self.aborted,
-            **{a: list(getattr(self, a)) for a, _ in FAILURE_LISTS},
+            **{a: list(getattr(self, a)) for a, _ in BLOCKS},
         }
 
     @classmethod

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_spread.project.matrix import Job
-from pytest_spread.project.model import Project, Suite
+from pytest_spread.project.model import Project, Skip, Suite, Timeouts
 from pytest_spread.run import artifacts
 from pytest_spread.run.execute import ScriptFailed, ScriptRunner, Step
 from pytest_spread.run.observers import NO_OBSERVER, RunObserver
 from pytest_spread.run.outcomes import (
     ArtifactsFailed,
     JobAborted,
+    JobSkipped,
     TaskFailed,
     TaskPrepareFailed,
     TaskRestoreFailed,
@@ -73,6 +74,7 @@ class MachineWorker:
         self.inside_suite: Suite | None = None
         self.broken = ""  # why this machine takes no more jobs (Spread's badProject)
         self.bad_suites: dict[str, str] = {}
+        self.skipped_suites: dict[str, str] = {}  # suite name -> reason (spread-plus skip:)
         self.abend = False
         self.last: Job | None = None
         self.current: _Current | None = None
@@ -86,9 +88,14 @@ class MachineWorker:
             self._abort(self.broken or "stopped at the first failure (-abend)")
         if job.suite.name in self.bad_suites:
             self._abort(self.bad_suites[job.suite.name])
+        if job.suite.name in self.skipped_suites:
+            self._skip(job, self.skipped_suites[job.suite.name], announce=False)
         self._leave_suite_for(job)
         self.last = job
         self._enter_outer_levels(job)
+        reason = self._skip_reason(job, job.task.skip, job.name, self._task_levels(job))
+        if reason:
+            self._skip(job, reason)
         debug = task_script("debug", job, self.runner.matrix.project)
         self.current = _Current(job, debug)
         if self.options.restore_only:
@@ -153,6 +160,8 @@ class MachineWorker:
             ("backend", self.inside_backend),
             ("project", self.inside_project),
         ):
+            if entered:
+                self._level_artifacts(level, last)
             failure = entered and self._level(level, "restore", last)
             if failure:
                 failures.append(f"{level} restore failed on {self.runner.machine}: {failure}")
@@ -164,6 +173,7 @@ class MachineWorker:
         suite, last = self.inside_suite, self.last
         if suite is None or suite.name == job.suite.name or last is None:
             return
+        self._level_artifacts("suite", last)
         failure = self._level("suite", "restore", last)
         if failure:
             self.broken = f"suite restore failed on {self.runner.machine}: {failure}"
@@ -184,6 +194,12 @@ class MachineWorker:
                 self.broken = f"backend prepare failed on {self.runner.machine}: {failure}"
                 self._abort(self.broken)
         if self.inside_suite is None or self.inside_suite.name != job.suite.name:
+            suite, context = job.suite, f"{job.lane}:{job.suite.name}"
+            reason = self._skip_reason(job, suite.skip, context, self._suite_levels(job))
+            if reason:
+                self.skipped_suites[suite.name] = reason
+                self.report.skipped_suites.append(f"{context} - {reason}")
+                self._skip(job, reason)  # the suite is neither prepared nor restored
             self.inside_suite = job.suite
             failure = prepare and self._level("suite", "prepare", job)
             if failure:
@@ -208,7 +224,7 @@ class MachineWorker:
         else:
             scripts, context = suite.scripts, f"{lane}:{suite.name}"
             entry, directory = context, self._task_dir(job)
-            levels = [suite.timeouts, backend.timeouts, project.timeouts]
+            levels = self._suite_levels(job)
         step = Step(
             verb,
             context,
@@ -254,21 +270,53 @@ class MachineWorker:
 
     def _task_step(self, verb: str, job: Job, script: str) -> Step:
         assert self.current is not None
-        levels = [
-            job.task.timeouts,
-            job.suite.timeouts,
-            job.backend.timeouts,
-            self.runner.matrix.project.timeouts,
-        ]
         return Step(
             verb,
             job.name,
             job,
             script,
             self._task_dir(job),
-            limits(levels),
+            limits(self._task_levels(job)),
             debug=self.current.debug,
         )
+
+    # -- spread-plus skip conditions and suite/project artifacts ----------------
+
+    def _skip_reason(
+        self, job: Job, skips: tuple[Skip, ...], context: str, levels: list[Timeouts]
+    ) -> str:
+        """The reason of the first `skip:` condition that succeeds on the machine, or ""."""
+        for skip in skips:
+            step = Step("check", context, job, skip.condition, self._task_dir(job), limits(levels))
+            if self.runner.check(step):
+                return skip.reason
+        return ""
+
+    def _skip(self, job: Job, reason: str, *, announce: bool = True) -> None:
+        self.report.skipped_tasks.append(f"{job.report_name} - {reason}")
+        self.options.observer.job_skipped(job, reason)
+        if announce:
+            self.runner.log(f"Skipping {job.name} ({self.runner.machine.label})...")
+        raise JobSkipped(reason)
+
+    def _level_artifacts(self, level: str, job: Job) -> None:
+        """Fetch the suite's or project's artifacts before its restore (failures are logged)."""
+        target, root, runner = self.options.artifacts, self._root(), self.runner
+        if level == "suite":
+            paths, name = job.suite.artifacts, job.suite.name.rstrip("/")
+            remote, local, context = f"{root}/{name}", f"{job.lane}:{name}", f"{job.lane}:{name}/"
+        elif level == "project":
+            paths = runner.matrix.project.artifacts
+            remote, local, context = root, ".", job.lane
+        else:
+            return
+        if target is None or not paths:
+            return
+        runner.log(f"Fetching artifacts of {context}...")
+        try:
+            artifacts.fetch_paths(runner.connection, paths, remote, target / local, runner.sudo)
+        except (artifacts.ArtifactsError, RemoteError) as exc:
+            runner.log(f"Cannot fetch artifacts of {context}: {exc}")
 
     # -- helpers --------------------------------------------------------------
 
@@ -288,6 +336,12 @@ class MachineWorker:
     def _failed(self) -> None:
         if self.options.abend:
             self.abend = True
+
+    def _suite_levels(self, job: Job) -> list[Timeouts]:
+        return [job.suite.timeouts, job.backend.timeouts, self.runner.matrix.project.timeouts]
+
+    def _task_levels(self, job: Job) -> list[Timeouts]:
+        return [job.task.timeouts, *self._suite_levels(job)]
 
     def _root(self) -> str:
         return self.runner.matrix.remote_path

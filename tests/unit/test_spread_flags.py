@@ -39,6 +39,8 @@ Usage of spread:
     \tJust show list of jobs that would run
   -logs string
     \tWhere to store generated logs
+  -order
+    \tFollow the tasks order passed as parameter
   -pass string
     \tServer password to use, defaults to random
   -repeat int
@@ -62,6 +64,8 @@ Usage of spread:
   -v\tShow detailed progress information
   -vv
     \tShow debugging messages as well
+  -workers int
+    \tNumber of workers to use on each system
 """
 
 EXCLUSIVE = "cannot have more than one of -debug, -shell, -shell-before/after, -abend, and -restore"

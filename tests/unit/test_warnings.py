@@ -22,7 +22,7 @@ backends:
 suites:
     tests/:
         summary: s
-        artifacts: [log]
+        samples: 2
 """
 TASK_YAML = "summary: t\nprepare-each: echo hi\n"
 WARNINGS = {
@@ -30,7 +30,7 @@ WARNINGS = {
     "backend": 'spread.yaml:6: backends.lxd.sytems: unknown backend "lxd" field "sytems"',
     "system": "spread.yaml:9: backends.lxd.systems.ubuntu-16.04.kill-timeout: "
     'unknown lxd:ubuntu-16.04 field "kill-timeout"',
-    "suite": 'spread.yaml:13: suites.tests/.artifacts: unknown suite tests/ field "artifacts"',
+    "suite": 'spread.yaml:13: suites.tests/.samples: unknown suite tests/ field "samples"',
     "task": 'tests/a/task.yaml:2: prepare-each: unknown tests/a field "prepare-each"',
 }
 ONE_OF = "cannot have more than one of -debug, -shell, -shell-before/after, -abend, and -restore"
