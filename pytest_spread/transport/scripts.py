@@ -194,8 +194,10 @@ def remote_command(trace: bool, sudo_user: bool) -> str:
     """The remote command line running the program given on its stdin (spec §4.1).
 
     `trace` (also Spread's "combined" mode) merges stderr into stdout on the remote side.
+    The login shell execs it rather than waiting for it in a child: one process less
+    per script (Spread's command has no `exec`; the script sees no difference).
     """
-    command = as_root("/bin/bash -", sudo_user)
+    command = "exec " + as_root("/bin/bash -", sudo_user)
     return f"{command} 2>&1" if trace else command
 
 

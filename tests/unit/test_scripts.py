@@ -174,10 +174,10 @@ def test_remote_wrapper_without_directory_sudo_or_trace():
 @pytest.mark.parametrize(
     ("trace", "sudo_user", "command"),
     [
-        (True, False, "/bin/bash - 2>&1"),
-        (False, False, "/bin/bash -"),
-        (True, True, "sudo -i /bin/bash - 2>&1"),
-        (False, True, "sudo -i /bin/bash -"),
+        (True, False, "exec /bin/bash - 2>&1"),
+        (False, False, "exec /bin/bash -"),
+        (True, True, "exec sudo -i /bin/bash - 2>&1"),
+        (False, True, "exec sudo -i /bin/bash -"),
     ],
 )
 def test_remote_command(trace, sudo_user, command):
