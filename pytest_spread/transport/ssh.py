@@ -114,6 +114,11 @@ class Connection:
     def alive(self) -> bool:
         return not self._lost and bool(self._transport.is_active())
 
+    @property
+    def transport(self) -> paramiko.Transport:
+        """The authenticated paramiko transport, for clients that share it (Python tests)."""
+        return self._transport
+
     def close(self) -> None:
         self._transport.close()
 
