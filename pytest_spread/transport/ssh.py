@@ -115,7 +115,7 @@ class Connection:
         return not self._lost and bool(self._transport.is_active())
 
     @property
-    def transport(self) -> paramiko.Transport:
+    def transport(self) -> Any:
         """The authenticated paramiko transport, for clients that share it (Python tests)."""
         return self._transport
 
