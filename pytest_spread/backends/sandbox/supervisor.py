@@ -46,6 +46,7 @@ UseDNS no
 PidFile none
 MaxSessions 200
 StrictModes no
+Subsystem sftp internal-sftp
 """
 
 
