@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_spread.plugin.pytests import python_job
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
 
@@ -39,6 +40,7 @@ class LaneScheduling:
         self.index_of: dict[int, int] = {}  # id(job) -> collection index
         self.workers: dict[str, int] = {}
         self.shut_down: set[Any] = set()
+        self.python_jobs: dict[int, Job] = {}  # collection index -> job of a Python test
 
     # -- protocol properties ----------------------------------------------------
 
@@ -116,6 +118,8 @@ class LaneScheduling:
         jobs: list[Job] = []
         for index, nodeid in enumerate(self.collection):
             job = by_name.get(nodeid.rpartition("::")[2])
+            if job is None and (job := python_job(self.matrix, nodeid)) is not None:
+                self.python_jobs[index] = job  # a Python test in a suite (plugin/pytests.py)
             if job is None:
                 continue  # not a Spread job: not ours to place
             self.index_of[id(job)] = index
@@ -176,4 +180,5 @@ class LaneScheduling:
     def _job_at(self, index: int) -> Job | None:
         assert self.collection is not None
         name = self.collection[index].rpartition("::")[2]
-        return next((job for job in self.matrix.jobs if job.name == name), None)
+        found = next((job for job in self.matrix.jobs if job.name == name), None)
+        return found or self.python_jobs.get(index)

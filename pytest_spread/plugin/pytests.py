@@ -1,0 +1,371 @@
+"""Python tests on Spread machines: `test_*.py` modules in a suite directory are jobs too.
+
+Each test function of such a module becomes one item per `backend:system`
+(and variant) the suite runs on, through a direct parametrization whose id
+comes first: `tests/main/test_mod.py::test_a[lxd:ubuntu-22.04:v1-1]`. Its
+Spread job name is `lxd:ubuntu-22.04:tests/main/test_mod.py::test_a[1]:v1`:
+the task is `<suite>/<module>::<test>`, so Spread's filters select it like a
+task (`tests/main/`, `test_mod.py`, `test_a`, `lxd:...`). The xdist controller,
+which does not import test modules, derives the same job from the node id
+(`python_job`), so the lane scheduler places Python tests like shell tasks.
+
+Phases: the `_spread_run` fixture (every such test uses it) gets the job's
+machine and runs the project, backend and suite prepares there exactly as for
+a shell task (the job's task prepare is the composite of the `prepare-each`
+scripts), and at teardown the task restore and, after the lane's last job,
+the outer restores. The test body is the execute. Fixtures: `spread_machine`
+(a `fabric.Connection` sharing the machine's authenticated SSH transport) and
+`spread_job` (names and environment). A module may declare, as a task.yaml
+does, `SPREAD_ENVIRONMENT` (a dict; `NAME/variant` keys make variants),
+`SPREAD_SYSTEMS` and `SPREAD_BACKENDS` (lists). See docs/python-tests.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_spread.machines.jobs import JobRun
+from pytest_spread.plugin.collect import _as_pytest_outcome
+from pytest_spread.plugin.items import PYTHON_JOB, job_of
+from pytest_spread.plugin.session import STATE, lane_done, pool_for
+from pytest_spread.project.environment import job_environment
+from pytest_spread.project.filters import compile_filters, matches_any
+from pytest_spread.project.matrix import Job, Matrix
+from pytest_spread.project.model import EMPTY_ENV, ENV_KEY_RE, Environment, Suite, Task
+from pytest_spread.run.worker import progress
+
+if TYPE_CHECKING:
+    from fabric import Connection as FabricConnection
+
+LANE = "_spread_lane"  # the parametrized argument: the job's lane and variant
+RUN = pytest.StashKey[JobRun]()
+
+
+@dataclass(frozen=True)
+class SpreadJob:
+    """What the `spread_job` fixture gives a Python test: its job's names and environment."""
+
+    name: str  # lxd:ubuntu-22.04:tests/main/test_mod.py::test_a:v1
+    backend: str
+    system: str
+    suite: str  # tests/main/
+    task: str  # tests/main/test_mod.py::test_a
+    variant: str
+    address: str  # the machine's SSH address
+    environment: dict[str, str]  # as the job's scripts export it (values unexpanded)
+
+
+# -- which modules, which jobs ------------------------------------------------------
+
+
+def suite_of_module(matrix: Matrix, path: Path) -> Suite | None:
+    """The suite whose directory holds the module directly, if any."""
+    parent = path.parent.resolve()
+    for suite in matrix.project.suites.values():
+        if suite.dir.resolve() == parent:
+            return suite
+    return None
+
+
+def module_task(suite: Suite, path: Path, module: Any) -> Task:
+    """The task a module's tests share: its name, and what it declares like a task.yaml."""
+    environment = getattr(module, "SPREAD_ENVIRONMENT", None) or {}
+    where = f"{path}: SPREAD_ENVIRONMENT"
+    if not isinstance(environment, dict):
+        raise pytest.Collector.CollectError(f"{where}: expected a dict, got {environment!r}")
+    for key, value in environment.items():
+        if not isinstance(key, str) or not ENV_KEY_RE.match(key) or not isinstance(value, str):
+            raise pytest.Collector.CollectError(f"{where}: invalid entry {key!r}: {value!r}")
+    lists = {}
+    for name in ("SPREAD_SYSTEMS", "SPREAD_BACKENDS"):
+        value = getattr(module, name, ())
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise pytest.Collector.CollectError(f"{path}: {name}: expected a list of names")
+        lists[name] = tuple(value)
+    return Task(
+        name=f"{suite.name}{path.name}",
+        suite=suite.name,
+        dir=suite.dir,
+        file=path,
+        summary=(module.__doc__ or path.name).strip().splitlines()[0],
+        systems=lists["SPREAD_SYSTEMS"],
+        backends=lists["SPREAD_BACKENDS"],
+        environment=Environment(
+            tuple(environment), tuple(environment.values()), file=path, where=where
+        )
+        if environment
+        else EMPTY_ENV,
+    )
+
+
+def lane_jobs(matrix: Matrix, suite: Suite, task: Task) -> list[Job]:
+    """The jobs a task of `suite` has: one per backend, system and variant, in Spread's order."""
+    from pytest_spread.project.matrix import _Generator
+
+    scratch = dataclasses.replace(matrix, jobs=[])
+    _Generator(matrix.project, scratch).add_task(suite, task)
+    return sorted(scratch.jobs, key=lambda job: job.key)
+
+
+def lane_id(job: Job) -> str:
+    return f"{job.lane}:{job.variant}" if job.variant else job.lane
+
+
+def python_job(matrix: Matrix, nodeid: str, task: Task | None = None) -> Job | None:
+    """The job of a Python test's node id, or None when the node id is no such test.
+
+    `task` is the module's task (with its environment) when the module is at hand;
+    the xdist controller derives everything from the node id and the project.
+    """
+    path, separator, rest = nodeid.partition("::")
+    name, bracket, params = rest.partition("[")
+    if not separator or not bracket or not path.endswith(".py") or not params.endswith("]"):
+        return None
+    module = PurePosixPath(path)
+    suite = _suite_named_by(matrix, module.parent.as_posix())
+    if suite is None:
+        return None
+    found = _split_lane(matrix, params[:-1])
+    if found is None:
+        return None
+    (backend_name, system_name), variant, others = found
+    backend = matrix.project.backends[backend_name]
+    system = backend.systems[system_name]
+    if task is None:
+        task = Task(
+            name=f"{suite.name}{module.name}",
+            suite=suite.name,
+            dir=suite.dir,
+            file=suite.dir / module.name,
+            summary=module.name,
+        )
+    test = f"{name}[{others}]" if others else name
+    task = dataclasses.replace(task, name=f"{suite.name}{module.name}::{test}")
+    priority = next(
+        (p for p in (suite.priority, system.priority, backend.priority) if p is not None), 0
+    )
+    return Job(backend, system, suite, task, variant, 1, priority)
+
+
+def _suite_named_by(matrix: Matrix, directory: str) -> Suite | None:
+    """The suite a node id's directory names (relative to the rootdir: matched by suffix)."""
+    best: Suite | None = None
+    for suite in matrix.project.suites.values():
+        name = suite.name.rstrip("/")
+        if directory == name or directory.endswith("/" + name):
+            if best is None or len(name) > len(best.name):
+                best = suite
+    return best
+
+
+def _split_lane(matrix: Matrix, params: str) -> tuple[tuple[str, str], str, str] | None:
+    """`lane[:variant][-other ids]` into ((backend, system), variant, other ids)."""
+    lanes = [
+        (backend.name, system)
+        for backend in matrix.project.backends.values()
+        for system in backend.systems
+    ]
+    for backend_name, system_name in sorted(lanes, key=lambda lane: -len(":".join(lane))):
+        lane = f"{backend_name}:{system_name}"
+        if params != lane and not params.startswith((lane + "-", lane + ":")):
+            continue
+        rest = params[len(lane) :]
+        variant = ""
+        if rest.startswith(":"):
+            variant, _, rest = rest[1:].partition("-")
+            rest = "-" + rest if rest else ""
+        return (backend_name, system_name), variant, rest[1:]
+    return None
+
+
+# -- collection -----------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makemodule(
+    module_path: Path, parent: pytest.Collector
+) -> Generator[None, Any, Any]:
+    """A module in a suite directory: every test in it runs as a job (`_spread_run`)."""
+    module = yield
+    state = parent.config.stash.get(STATE, None)
+    if state is not None and state.matrix is not None and module is not None:
+        if suite_of_module(state.matrix, module_path) is not None:
+            module.add_marker(pytest.mark.usefixtures("_spread_run"))
+    return module
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One call per job of the module's task, its lane id first."""
+    if LANE not in metafunc.fixturenames:
+        return
+    state = metafunc.config.stash.get(STATE, None)
+    matrix = state.matrix if state is not None else None
+    path = metafunc.definition.path
+    suite = suite_of_module(matrix, path) if matrix is not None else None
+    if matrix is None or suite is None:
+        return  # not a Spread run: `_spread_run` skips the test
+    task = module_task(suite, path, metafunc.module)
+    values = [
+        pytest.param(
+            job,
+            id=lane_id(job),
+            marks=pytest.mark.spread(
+                backend=job.backend.name,
+                system=job.system.name,
+                suite=job.suite.name,
+                task=job.task.name,
+                variant=job.variant,
+            ),
+        )
+        for job in lane_jobs(matrix, suite, task)
+    ]
+    metafunc.parametrize(LANE, values)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each Python test's own job; --spread-filter selects them as it selects tasks."""
+    state = config.stash.get(STATE, None)
+    if state is None or state.matrix is None:
+        return
+    filters = compile_filters(config.getoption("spread_filter"))
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and LANE in callspec.params:
+            shared: Job = callspec.params[LANE]
+            job = python_job(state.matrix, item.nodeid, shared.task)
+            if job is None or job.lane != shared.lane:
+                raise pytest.UsageError(f"{item.nodeid}: cannot tell its Spread job")
+            item.stash[PYTHON_JOB] = job
+            if not matches_any(filters, job):
+                dropped.append(item)
+                continue
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+# -- phases and fixtures ------------------------------------------------------------------
+
+
+@pytest.fixture
+def _spread_lane() -> None:
+    """Parametrized per job under --spread; None otherwise."""
+    return None
+
+
+@pytest.fixture
+def _spread_run(request: pytest.FixtureRequest, _spread_lane: Job | None) -> Iterator[JobRun]:
+    """The job's machine with every level up to the task prepare; restores at teardown."""
+    item = request.node
+    job = job_of(item)
+    if job is None:
+        pytest.skip("a test on Spread machines: run it with pytest --spread")
+    item.user_properties += [
+        ("backend", job.backend.name),
+        ("system", job.system.name),
+        ("suite", job.suite.name),
+        ("task", job.task.name),
+        ("variant", job.variant),
+    ]
+    run = JobRun(pool_for(request.config), job)
+    with _as_pytest_outcome():
+        run.start()
+        item.user_properties.append(("machine", run.address))
+        run.prepare()
+    item.stash[RUN] = run
+    try:
+        yield run
+    finally:
+        del item.stash[RUN]
+        last = lane_done(request.config, job.lane, item.nodeid)
+        with _as_pytest_outcome():
+            run.restore(last_of_lane=last)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """The test body is the job's execute: logged, reported and recorded as Spread's."""
+    run = item.stash.get(RUN, None)
+    worker = run.worker if run is not None else None
+    if run is None or worker is None:
+        return (yield)
+    job, runner = run.job, worker.runner
+    machine, observer = runner.machine, worker.options.observer
+    where = f"{job.name} ({machine.label})"
+    observer.script_started("execute", job.name, job, machine)
+    runner.log(f"Executing {where}{progress(worker.options.total)}...")
+    try:
+        yield
+    except pytest.skip.Exception as exc:
+        observer.script_ended("execute", job.name, job, machine, "", True)
+        observer.job_skipped(job, str(exc))
+        raise
+    except BaseException as exc:
+        text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        runner.log(f"Error executing {where} : {text}")
+        observer.script_ended("execute", job.name, job, machine, text, False)
+        worker.report.failed_tasks.append(job.report_name)
+        if worker.options.abend:
+            worker.abend = True
+        raise
+    observer.script_ended("execute", job.name, job, machine, "", True)
+    worker.report.successful += 1
+
+
+@pytest.fixture
+def spread_job(request: pytest.FixtureRequest, _spread_run: JobRun) -> SpreadJob:
+    """The names and environment of the test's Spread job."""
+    job = _spread_run.job
+    matrix = request.config.stash[STATE].matrix
+    assert matrix is not None
+    return SpreadJob(
+        name=job.name,
+        backend=job.backend.name,
+        system=job.system.name,
+        suite=job.suite.name,
+        task=job.task.name,
+        variant=job.variant,
+        address=_spread_run.address,
+        environment=dict(job_environment(job, matrix)),
+    )
+
+
+@pytest.fixture
+def spread_machine(_spread_run: JobRun) -> Iterator[FabricConnection]:
+    """The job's machine as a `fabric.Connection` over its pool's SSH transport (no new login)."""
+    assert _spread_run.worker is not None
+    runner = _spread_run.worker.runner
+    connection = shared_connection(runner.machine, runner.connection)
+    try:
+        yield connection
+    finally:
+        sftp = getattr(connection, "_sftp", None)
+        if sftp is not None:
+            sftp.close()  # the transport stays: it is the pool's
+
+
+def shared_connection(machine: Any, connection: Any) -> FabricConnection:
+    """A fabric Connection around an authenticated `transport.ssh.Connection`."""
+    import fabric
+
+    from pytest_spread.transport.ssh import split_address
+
+    host, port = split_address(machine.address)
+    # Commands read no local stdin: pytest captures it, and jobs run unattended.
+    overrides = {"sudo": {"password": machine.password}, "run": {"in_stream": False}}
+    config = fabric.Config(overrides=overrides)
+    shared = fabric.Connection(host, user=connection.username, port=port, config=config)
+    shared.client._transport = connection.transport  # what open() would have made
+    shared.transport = connection.transport
+    return shared
