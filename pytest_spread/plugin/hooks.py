@@ -15,6 +15,7 @@ from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts
 from pytest_spread.log import log, print_log_to_stdout
 from pytest_spread.plugin.collect import ProjectErrorFile, SpreadItem, TaskFile
 from pytest_spread.plugin.controller import announce, discard_orphans, node_input
+from pytest_spread.plugin.items import job_of
 from pytest_spread.plugin.junit import JobClassNames, one_line_message
 from pytest_spread.plugin.loading import load_matrix, unused_project_hint, visit_project
 from pytest_spread.plugin.nodes import header_lines, limit_nodes, selects_explicitly, useful_nodes
@@ -37,8 +38,8 @@ from pytest_spread.project.filters import (
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.run.report import Report
 
-# Plugin modules of their own: --spread-json and --spread-logs.
-pytest_plugins = ("pytest_spread.plugin.outputs",)
+# Plugin modules of their own: --spread-json and --spread-logs; Python tests in suites.
+pytest_plugins = ("pytest_spread.plugin.outputs", "pytest_spread.plugin.pytests")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -274,10 +275,10 @@ def pytest_collection_modifyitems(
         return
     if state.error is not None and not state.error_reported:
         raise pytest.UsageError(str(state.error))
-    slots = [index for index, item in enumerate(items) if isinstance(item, SpreadItem)]
+    slots = [index for index, item in enumerate(items) if job_of(item) is not None]
     if not slots:
         return
-    jobs: list[SpreadItem] = [items[index] for index in slots]  # type: ignore[misc]
+    jobs = [items[index] for index in slots]
     kept = drop_manual(jobs, _job_of, selects_explicitly(config))
     if len(kept) < len(jobs):
         kept_ids = {id(item) for item in kept}
@@ -290,7 +291,7 @@ def pytest_collection_modifyitems(
             check_tasks_limit(state.matrix.project, len(kept))  # spread-plus tasks-limit
         except SpreadError as exc:
             raise pytest.UsageError(str(exc)) from None
-    state.backends = sorted({item.job.backend.name for item in kept})
+    state.backends = sorted({_job_of(item).backend.name for item in kept})
 
 
 @pytest.hookimpl(wrapper=True)
@@ -328,21 +329,23 @@ def _identity(job: Job) -> Job:
     return job
 
 
-def _job_of(item: SpreadItem) -> Job:
-    return item.job
+def _job_of(item: pytest.Item) -> Job:
+    job = job_of(item)
+    assert job is not None
+    return job
 
 
-def _item_key(item: SpreadItem) -> tuple[str, int, str]:
-    return item.job.key
+def _item_key(item: pytest.Item) -> tuple[str, int, str]:
+    return _job_of(item).key
 
 
-def _merge(items: list[pytest.Item], jobs: list[SpreadItem]) -> list[pytest.Item]:
+def _merge(items: list[pytest.Item], jobs: list[pytest.Item]) -> list[pytest.Item]:
     """Other plugins' items stay where they were; Spread items fill their own slots in order."""
     ordered = iter(jobs)
     kept = {id(item) for item in jobs}
     merged: list[pytest.Item] = []
     for item in items:
-        if isinstance(item, SpreadItem):
+        if job_of(item) is not None:
             if id(item) in kept:
                 merged.append(next(ordered))
         else:

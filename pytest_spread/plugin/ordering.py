@@ -7,7 +7,7 @@ import time
 import pytest
 
 from pytest_spread.log import log
-from pytest_spread.plugin.collect import SpreadItem
+from pytest_spread.plugin.items import job_of
 from pytest_spread.plugin.session import CONTROLLER_MATRIX, SpreadState
 from pytest_spread.project.order import NO_HINTS, Hints, run_order
 from pytest_spread.run import durations
@@ -43,16 +43,16 @@ def save_timings(config: pytest.Config, state: SpreadState) -> None:
 
 def plan_run_order(session: pytest.Session, state: SpreadState, hints: Hints = NO_HINTS) -> None:
     """Order the session's jobs as Spread's workers take them, and note each lane's end."""
-    spread_items = [item for item in session.items if isinstance(item, SpreadItem)]
-    if not spread_items:
+    found = [(item, job) for item in session.items if (job := job_of(item)) is not None]
+    if not found:
         return
-    seed = choose_seed(session.config, len(spread_items))
-    by_job = {id(item.job): item for item in spread_items}
-    ordered = [by_job[id(job)] for job in run_order([i.job for i in spread_items], seed, hints)]
-    others = [item for item in session.items if not isinstance(item, SpreadItem)]
-    session.items[:] = others + ordered  # type: ignore[operator]
-    for item in ordered:
-        state.last_of_lane[item.job.lane] = item.nodeid
+    seed = choose_seed(session.config, len(found))
+    by_job = {id(job): item for item, job in found}
+    order = run_order([job for _, job in found], seed, hints)
+    others = [item for item in session.items if job_of(item) is None]
+    session.items[:] = others + [by_job[id(job)] for job in order]
+    for job in order:
+        state.last_of_lane[job.lane] = by_job[id(job)].nodeid
 
 
 def parse_seed(config: pytest.Config) -> int | None:

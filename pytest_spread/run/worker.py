@@ -60,6 +60,11 @@ class _Current:
 _sequence = itertools.count(1)
 
 
+def progress(total: int) -> str:
+    """The ` (n/total)` of an execute's message; one sequence per process."""
+    return f" ({next(_sequence)}/{total})"
+
+
 class MachineWorker:
     """The state of one machine as jobs come and go (Spread's worker loop)."""
 
@@ -347,6 +352,8 @@ class MachineWorker:
         return self.runner.matrix.remote_path
 
     def _task_dir(self, job: Job) -> str:
+        if "::" in job.task.name:  # a Python test (plugin/pytests.py): in its suite's directory
+            return f"{self._root()}/{job.suite.name.rstrip('/')}"
         return f"{self._root()}/{job.task.name}"
 
 
