@@ -42,9 +42,14 @@ class JobClassNames:
 
 
 def one_line_message(report: pytest.TestReport) -> None:
-    """Keep only the first line of a failed job's crash message (the summary's and JUnit's)."""
+    """A failed job's crash message (the summary's and JUnit's): Spread's first line.
+
+    Without pytest's `Failed: ` prefix: `Error executing <job> (<machine>)`.
+    """
     crash = getattr(report.longrepr, "reprcrash", None)
     if report.failed and crash is not None:
-        first, _, rest = crash.message.partition("\n")
-        if rest:
-            crash.message = first.rstrip(" :") or first
+        first = crash.message.partition("\n")[0].removeprefix(FAILED_PREFIX)
+        crash.message = first.rstrip(" :") or first
+
+
+FAILED_PREFIX = "Failed: "  # pytest.fail's exception name, as pytest shows it

@@ -319,7 +319,7 @@ def test_junit_messages_are_one_line_and_properties_name_the_job(project):
     }
     (error,) = case.iter("error")
     assert "\n" not in error.get("message", "")
-    assert error.get("message", "").startswith('failed on setup with "Failed: cannot allocate')
+    assert error.get("message", "").startswith('failed on setup with "cannot allocate lxd:')
     assert "cannot allocate lxd:ubuntu-16.04" in (error.text or "")
 
 
