@@ -15,7 +15,7 @@ from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts
 from pytest_spread.log import log, print_log_to_stdout
 from pytest_spread.plugin.collect import ProjectErrorFile, SpreadItem, TaskFile
 from pytest_spread.plugin.controller import announce, discard_orphans, node_input
-from pytest_spread.plugin.items import job_of
+from pytest_spread.plugin.items import has_python_tests, job_of
 from pytest_spread.plugin.junit import JobClassNames, one_line_message
 from pytest_spread.plugin.loading import load_matrix, unused_project_hint, visit_project
 from pytest_spread.plugin.nodes import header_lines, limit_nodes, selects_explicitly, useful_nodes
@@ -239,7 +239,7 @@ def pytest_collection(session: pytest.Session) -> None:
         return
     state.matrix = matrix
     jobs = [job for job in matrix.jobs if matches_any(filters, job)]
-    if filters and not jobs:
+    if filters and not jobs and not has_python_tests(matrix):
         raise pytest.UsageError(_nothing_matches(config))
     if not selects_explicitly(config):
         jobs = drop_manual(jobs, _identity, explicit=False)  # no need to collect them at all

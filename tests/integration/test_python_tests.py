@@ -1,0 +1,186 @@
+"""Python tests in suite directories run on Spread machines, beside the shell tasks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python-tests"
+SYSTEMS = ("sandbox-one", "sandbox-two")
+
+
+def run_example(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    project = tmp_path / "python-tests"
+    shutil.copytree(EXAMPLE, project)
+    env = {**os.environ, "VIRTUAL_ENV": sys.prefix}
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    return subprocess.run(
+        argv, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_the_example_runs_on_two_systems_at_once(tmp_path):
+    done = run_example(
+        tmp_path, "-n", "2", "--junitxml=out.xml", "--spread-json=out.json", "-W", "error"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "12 passed" in done.stdout
+    project = tmp_path / "python-tests"
+    # JUnit: every Python test once per system, beside the shell task.
+    cases = {
+        (case.get("classname"), case.get("name"))
+        for case in ET.parse(project / "out.xml").getroot().iter("testcase")
+    }
+    for system in SYSTEMS:
+        lane = f"local:{system}"
+        assert ("checks.test_machine", f"test_files_go_there_and_back[{lane}]") in cases
+        assert (
+            "checks.test_variants",
+            f"test_each_variant_has_its_greeting[{lane}:casual]",
+        ) in cases
+        assert ("checks.shell", f"{lane}:checks/shell") in cases
+    # JSON: their executes on both systems, the suite prepared once per machine.
+    items = json.loads((project / "out.json").read_text())["items"]
+    executed = {
+        (item["system"], item["name"], item["variant"])
+        for item in items
+        if item["verb"] == "executing" and item["success"]
+    }
+    for system in SYSTEMS:
+        assert (system, "checks/test_machine.py::test_files_go_there_and_back", "") in executed
+        assert (
+            system,
+            "checks/test_variants.py::test_each_variant_has_its_greeting",
+            "polite",
+        ) in executed
+        prepares = [i for i in items if i["level"] == "suite" and i["verb"] == "preparing"]
+        assert [i["system"] for i in prepares].count(system) == 1
+    assert len(executed) == 12
+
+
+def test_the_example_runs_without_xdist_in_spread_order(tmp_path):
+    done = run_example(tmp_path, "-v", "--spread-filter", "sandbox-two")
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran = [line.split(" ")[0] for line in done.stdout.splitlines() if " PASSED" in line]
+    assert ran == [
+        "checks/shell/task.yaml::local:sandbox-two:checks/shell",
+        "checks/test_machine.py::test_files_go_there_and_back[local:sandbox-two]",
+        "checks/test_machine.py::test_sudo_and_the_job_environment[local:sandbox-two]",
+        "checks/test_machine.py::test_suite_prepared_once_on_this_machine[local:sandbox-two]",
+        "checks/test_variants.py::test_each_variant_has_its_greeting[local:sandbox-two:casual]",
+        "checks/test_variants.py::test_each_variant_has_its_greeting[local:sandbox-two:polite]",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("selection", "expected"),
+    [
+        (
+            ["--spread-filter", "sandbox-one:checks/test_variants.py"],
+            [
+                "test_variants.py::test_each_variant_has_its_greeting[local:sandbox-one:casual]",
+                "test_variants.py::test_each_variant_has_its_greeting[local:sandbox-one:polite]",
+            ],
+        ),
+        (
+            ["--spread-filter", "test_sudo_and_the_job_environment"],
+            [
+                "test_machine.py::test_sudo_and_the_job_environment[local:sandbox-one]",
+                "test_machine.py::test_sudo_and_the_job_environment[local:sandbox-two]",
+            ],
+        ),
+        (
+            ["-k", "polite and sandbox-two"],
+            ["test_variants.py::test_each_variant_has_its_greeting[local:sandbox-two:polite]"],
+        ),
+        (
+            ["-m", "spread(system='sandbox-one', variant='casual')"],
+            ["test_variants.py::test_each_variant_has_its_greeting[local:sandbox-one:casual]"],
+        ),
+    ],
+)
+def test_python_tests_are_selected_like_tasks(tmp_path, selection, expected):
+    done = run_example(tmp_path, "--collect-only", "-q", *selection)
+    assert done.returncode == 0, done.stdout + done.stderr
+    collected = [line for line in done.stdout.splitlines() if line.startswith("checks/")]
+    assert collected == ["checks/" + name for name in expected]
+
+
+MODULE = """\
+import pytest
+
+SPREAD_SYSTEMS = ["ubuntu-24.04"]
+
+@pytest.fixture
+def marker(spread_machine):
+    spread_machine.run("touch /tmp/own-setup")
+    yield
+    spread_machine.run("rm /tmp/own-setup")
+
+def test_good(spread_machine, marker):
+    assert spread_machine.run("cat /tmp/suite-ready", hide=True).stdout == "ready\\n"
+
+def test_bad(spread_machine, marker):
+    assert spread_machine.run("test -e /tmp/own-setup", warn=True).ok
+    assert spread_machine.run("false", warn=True).ok, "the machine said no"
+"""
+
+
+SANDBOX_YAML = """\
+project: p
+path: /srv/python-tests
+backends:
+    local:
+        type: adhoc
+        allocate: ADDRESS "$({python} -m pytest_spread.backends.sandbox start)"
+        discard: {python} -m pytest_spread.backends.sandbox stop "$SPREAD_SYSTEM_ADDRESS"
+        systems: [ubuntu-24.04, debian-12]
+suites:
+    tests/:
+        summary: s
+        prepare: echo ready > /tmp/suite-ready
+"""
+
+
+def test_failures_share_the_report_and_last_failed(pytester):
+    pytester.makefile(".yaml", spread=SANDBOX_YAML.format(python=sys.executable))
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_remote.py").write_text(MODULE)
+    result = pytester.runpytest("--spread", "-rA")
+    result.assert_outcomes(passed=1, failed=1)  # SPREAD_SYSTEMS: not on debian-12
+    result.stdout.fnmatch_lines(
+        [
+            "*spread report*",
+            "Successful tasks: 1",
+            "Aborted tasks: 0",
+            "Failed tasks: 1",
+            "    - local:ubuntu-24.04:tests/test_remote.py::test_bad",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*AssertionError: the machine said no*"])
+    again = pytester.runpytest("--spread", "--lf", "-v")
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(["*test_remote.py::test_bad[[]local:ubuntu-24.04[]] FAILED*"])
+    again.stdout.no_fnmatch_line("*test_good*")
+
+
+def test_without_spread_they_are_skipped(pytester):
+    pytester.makefile(".yaml", spread=SANDBOX_YAML.format(python=sys.executable))
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_remote.py").write_text(
+        textwrap.dedent("""\
+        def test_remote(spread_machine):
+            pass
+        """)
+    )
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*a test on Spread machines: run it with pytest --spread*"])
