@@ -26,7 +26,7 @@ class Flaky:
 
 
 def test_retry_returns_once_an_attempt_works_and_reports_each_failure():
-    attempt, seen = Flaky(3, OSError("refused")), []
+    attempt, seen = Flaky(3, OSError("refused")), list[OSError]()
     assert retry(attempt, errors=OSError, timeout=5, interval=0, on_error=seen.append) == "ok"
     assert attempt.calls == 4
     assert [str(error) for error in seen] == ["refused"] * 3
