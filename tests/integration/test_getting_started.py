@@ -1,0 +1,55 @@
+"""docs/getting-started.md, followed verbatim on a fresh clone, gives a green run."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "getting-started.md"
+
+
+def commands(section: str) -> list[str]:
+    """The `sh` blocks of one `## section` of the page, in order."""
+    body = PAGE.read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", body, re.S)
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without its virtualenv and pytest's own variables."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST_", "VIRTUAL_ENV", "PYTHON", "COV_"))
+    }
+    venv_bin = str(Path(os.__file__).parents[3] / "bin")
+    env["PATH"] = ":".join(p for p in env.get("PATH", "").split(":") if p and p != venv_bin)
+    return env
+
+
+def test_getting_started_on_a_fresh_clone(tmp_path):
+    clone = tmp_path / "pytest-spread"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    install, run = commands("Install pytest-spread"), commands("Run the example")
+    assert install and run
+    assert "pip install ." in install[0]
+    script = "set -e\n" + "".join(install + run)
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=clone,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    # What the page shows of the two runs.
+    assert re.search(r"^\S+ \S+ Successful tasks: 4$", done.stdout, re.M), output[-4000:]
+    assert "collected 4 items" in done.stdout
+    assert re.search(r"^=+ 4 passed in [0-9.]+s =+$", done.stdout, re.M), output[-4000:]
+    page = PAGE.read_text()
+    for shown in ("Successful tasks: 4", "collected 4 items", "4 passed in"):
+        assert shown in page
