@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ def clean_environment() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("PYTEST_", "VIRTUAL_ENV", "PYTHON", "COV_"))
     }
-    venv_bin = str(Path(os.__file__).parents[3] / "bin")
+    venv_bin = str(Path(sys.prefix) / "bin")
     env["PATH"] = ":".join(p for p in env.get("PATH", "").split(":") if p and p != venv_bin)
     return env
 
