@@ -134,9 +134,11 @@ class MachineSource:
         if self.options.reuse:
             self.log(f"Keeping {machine} at {machine.address}")
             self.reuse_file.release(machine)
+            self.options.run.observer.machine_event("kept", machine)
             return
         discard_machine(self.provider(machine.backend), machine, self.log)
         self.reuse_file.remove(machine)
+        self.options.run.observer.machine_event("discarded", machine)
 
     def abandon(self) -> None:
         """Discard every machine the run holds at once, whatever its worker is doing."""
@@ -245,6 +247,7 @@ class MachineSource:
                     self.log(f"Discarding {machine}: {exc}")
                     self.discard(machine)
                 continue
+            self.options.run.observer.machine_event("reused", machine)
             return machine, connection
         return None
 
@@ -300,6 +303,7 @@ class MachineSource:
             note(exc)
             raise SpreadError(f"cannot allocate {job.lane}: {exc}") from None
         self.log(f"Allocated {machine}.")
+        self.options.run.observer.machine_event("allocated", machine)
         return machine
 
     def _connect(self, machine: Machine) -> Connection:

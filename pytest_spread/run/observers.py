@@ -1,8 +1,8 @@
 """Who hears what a run's machines do: JSON results, per-job logs and live progress.
 
 A `RunObserver` is told about every script a machine runs (its verb,
-context, job and machine), every message Spread logs for that machine, and
-jobs that are aborted or skipped. The base class hears nothing; `Observers`
+context, job and machine), every message Spread logs for that machine, jobs
+that are aborted or skipped, and machines allocated, reused and discarded. The base class hears nothing; `Observers`
 passes everything to several. Observers may be called from several threads
 (the `spread` command's workers) and must not raise.
 """
@@ -32,6 +32,9 @@ class RunObserver:
 
     def job_skipped(self, job: Job, reason: str) -> None:
         """The job was skipped by a task `skip:` condition."""
+
+    def machine_event(self, event: str, machine: Machine) -> None:
+        """A machine was `allocated`, `reused`, `discarded` or `kept` (for reuse)."""
 
 
 NO_OBSERVER = RunObserver()
@@ -64,6 +67,10 @@ class Observers(RunObserver):
     def job_skipped(self, job: Job, reason: str) -> None:
         for observer in self.observers:
             observer.job_skipped(job, reason)
+
+    def machine_event(self, event: str, machine: Machine) -> None:
+        for observer in self.observers:
+            observer.machine_event(event, machine)
 
 
 def level_of(context: str, job: Job) -> str:
