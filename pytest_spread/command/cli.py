@@ -85,12 +85,14 @@ def run_jobs(options: SpreadOptions) -> int:
     from pytest_spread.command import runner
     from pytest_spread.machines.source import PoolOptions
     from pytest_spread.run.observers import Observers
+    from pytest_spread.run.progress import MachineCounts
     from pytest_spread.run.results import ResultsRecorder
     from pytest_spread.run.shell import ShellModes
     from pytest_spread.run.worker import RunOptions
 
     results = ResultsRecorder() if options.json else None  # spread-plus' -json
-    observer = Observers(*_observers(results, options.logs))
+    machines = MachineCounts()
+    observer = Observers(machines, *_observers(results, options.logs))
     print_log_to_stdout(
         logging.DEBUG if options.very_verbose else VERBOSE if options.verbose else logging.INFO
     )
@@ -140,6 +142,7 @@ def run_jobs(options: SpreadOptions) -> int:
         report = runner.run_jobs(matrix, jobs, pool_options, seed, log, hints, timings)
     finally:
         durations.save(cache, durations.spans(timings), {job.name for job in matrix.jobs})
+    verbose(machines.summary())  # not in Spread's output: shown with -v
     for message in report.messages():
         log(message)
     if results is not None:
