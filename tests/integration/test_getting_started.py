@@ -54,3 +54,25 @@ def test_getting_started_on_a_fresh_clone(tmp_path):
     page = PAGE.read_text()
     for shown in ("Successful tasks: 4", "collected 4 items", "4 passed in"):
         assert shown in page
+
+
+def test_the_readme_first_command_on_a_fresh_clone(tmp_path):
+    """The README's first command, less its apt-get part (the test must not change the host:
+    CI installs the same packages, test_pytest_habits checks the list)."""
+    first = (ROOT / "README.md").read_text().split("```sh\n", 1)[1].splitlines()[0]
+    steps = first.split(" && ")
+    assert steps[0] == "apt-get update" and steps[1].startswith("apt-get install -y ")
+    clone = tmp_path / "pytest-spread"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
+    done = subprocess.run(
+        ["bash", "-c", " && ".join(steps[2:])],
+        cwd=clone,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert re.search(r"^\S+ \S+ Successful tasks: 4$", done.stdout, re.M), output[-4000:]
+    assert re.search(r"^=+ 4 passed in [0-9.]+s =+$", done.stdout, re.M), output[-4000:]
