@@ -38,6 +38,13 @@ def test_the_site_builds_strictly(tmp_path):
         assert (tmp_path / "site" / page / "index.html").is_file()
     # Links to repository files outside docs/ are published with the site.
     assert (tmp_path / "site" / "repo" / "tests" / "schemas" / "junit-10.xsd").is_file()
+    # Fenced code that Markdown could not render (inside a list item, say) shows its fence.
+    unrendered = [
+        str(page.relative_to(tmp_path))
+        for page in (tmp_path / "site").rglob("*.html")
+        if "```" in page.read_text()
+    ]
+    assert unrendered == []
 
 
 @pytest.mark.parametrize(
