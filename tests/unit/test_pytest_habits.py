@@ -369,22 +369,36 @@ def run_in(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def fixture_names(cwd: Path) -> set[str]:
+def fixture_names(cwd: Path) -> dict[str, str]:
+    """`pytest --fixtures` there: each fixture's name and where it is defined."""
     done = run_in(cwd, sys.executable, "-m", "pytest", "--fixtures", "-p", "no:cacheprovider")
     assert done.returncode == 0, done.stdout + done.stderr
-    return set(re.findall(r"^(\w+)(?: \[\w+ scope\])? -- ", done.stdout, re.MULTILINE))
+    found = re.findall(r"^(\w+)(?: \[\w+ scope\])? -- (\S+)", done.stdout, re.MULTILINE)
+    return dict(found)
 
 
-def test_the_example_keeps_the_repository_settings_out(tmp_path):
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    assert fixture_names(EXAMPLE) == fixture_names(tmp_path)
-    assert "machine_factory" not in fixture_names(EXAMPLE)
-    done = run_in(EXAMPLE, sys.executable, "-m", "pytest", "--collect-only", "-q",
-                  "-p", "no:cacheprovider", "-W", "error")  # fmt: skip
+EXAMPLES = sorted(path.parent.name for path in (ROOT / "examples").glob("*/spread.yaml"))
+
+
+@pytest.fixture(scope="module")
+def fixtures_of_a_new_project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """What `pytest --fixtures` lists in a project with nothing of its own."""
+    empty = tmp_path_factory.mktemp("empty")
+    (empty / "pytest.ini").write_text("[pytest]\n")
+    return fixture_names(empty)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_each_example_keeps_the_repository_settings_out(fixtures_of_a_new_project, name):
+    example = ROOT / "examples" / name
+    names = fixture_names(example)
+    assert "machine_factory" not in names and "pytester" not in names
+    extra = {name: where for name, where in names.items() if name not in fixtures_of_a_new_project}
+    assert all(not where.startswith("..") for where in extra.values()), extra  # its own
+    done = run_in(example, sys.executable, "-m", "pytest", "--co", "-p", "no:cacheprovider")
     assert done.returncode == 0, done.stdout + done.stderr
-    header = run_in(EXAMPLE, sys.executable, "-m", "pytest", "--co", "-p", "no:cacheprovider")
-    assert f"rootdir: {EXAMPLE}" in header.stdout
-    assert "configfile: pytest.ini" in header.stdout
+    assert f"rootdir: {example}\nconfigfile: pytest.ini" in done.stdout
+    assert "collected" in done.stdout and "::" not in done.stdout  # spread = true, not -q
 
 
 def readme_block(after: str) -> str:
