@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from pytest_spread.run.results import SCHEMA
 
 from .test_lifecycle import write_tasks
+from .test_python_tests import run_example
 
 # Three lanes, each failing somewhere else: "one" its project prepare, "three" its
 # backend prepare; "two" suite a/'s prepare, suite b/'s restore, its backend and
@@ -169,3 +171,35 @@ def test_pytest_under_xdist_writes_json_and_logs(project: Path, pytester: pytest
     document = validated(project / "out.json")
     check_every_level(document)
     check_logs(project / "logs")
+
+
+LOG_LINE = re.compile(r"^\[gw[01]\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d (?P<message>.*)$")
+JOB_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[gw[01]\] (?P<word>[A-Z]+) (?P<job>\S+) \("
+)
+
+
+def test_live_progress_shows_every_nodes_messages_with_v(tmp_path: Path):
+    done = run_example(tmp_path, "-n", "2", "-v")
+    assert done.returncode == 0, done.stdout + done.stderr
+    messages = [m["message"] for line in done.stdout.splitlines() if (m := LOG_LINE.match(line))]
+    for system in ("sandbox-one", "sandbox-two"):
+        lane = f"local:{system}"
+        assert f"Allocating {lane}..." in messages
+        assert f"Preparing {lane}:checks/ ({lane})..." in messages
+        assert any(m.startswith(f"Executing {lane}:checks/test_machine.py::") for m in messages)
+        assert f"Discarding {lane}..." in messages
+    assert "Machines: 2 allocated, 0 reused, 2 discarded" in done.stdout.splitlines()
+
+
+def test_live_progress_is_a_line_per_job_by_default(tmp_path: Path):
+    done = run_example(tmp_path, "-n", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    jobs = [m.group("job") for line in done.stdout.splitlines() if (m := JOB_LINE.match(line))]
+    assert len(jobs) == len(set(jobs)) == 12
+    assert (
+        "local:sandbox-two:checks/test_variants.py::test_each_variant_has_its_greeting:polite"
+        in jobs
+    )
+    assert not any(LOG_LINE.match(line) for line in done.stdout.splitlines())
+    assert "Machines: 2 allocated, 0 reused, 2 discarded" in done.stdout.splitlines()
