@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_spread.backends.sandbox import attach
+from pytest_spread.backends.sandbox import attach, start_machine
 from pytest_spread.backends.sandbox import state as sandbox_state
 from pytest_spread.transport.ssh import Connection
 
@@ -351,3 +351,13 @@ def test_command_line_machine_lives_until_stop(sandbox_state_dir):
     assert not workdir.exists()
     assert sandbox_command("list", env={}).stdout == ""
     assert sandbox_command("stop", address, env={}).returncode == 0  # twice is fine
+
+
+def test_a_failed_start_says_why(tmp_path):
+    with pytest.raises(RuntimeError) as failure:
+        start_machine(tmp_path / "m", tmp_path / "cache", password="pw", user="no such user!")
+    assert "first-boot setup failed" in str(failure.value)
+    assert "useradd" in str(failure.value)  # the script's own stderr
+    assert not (tmp_path / "m").exists()
+    with pytest.raises(ValueError, match="newline"):
+        start_machine(tmp_path / "n", tmp_path / "cache", password="two\nlines")

@@ -27,6 +27,10 @@ BOOTSTRAP = (
 )
 
 
+# Supervisors that outlive this process: kept, so Python does not warn they still run.
+_DETACHED: list[subprocess.Popen[bytes]] = []
+
+
 def host_key(cache: Path) -> Path:
     """One ed25519 host key for every machine that shares `cache`."""
     key = cache / "host_key"
@@ -174,6 +178,8 @@ def launch(
     process.stdout.close()
     answer = json.loads(line) if line.startswith(b"{") else {}
     if "address" not in answer:
+        if not process.stdin.closed:
+            process.stdin.close()
         process.wait()
         output = ""
         with contextlib.suppress(OSError):
@@ -183,6 +189,7 @@ def launch(
         raise RuntimeError(f"machine did not start: {reason}" + (f"\n{output}" if output else ""))
     port = int(answer["address"].rpartition(":")[2])
     if state_dir is not None:
+        _DETACHED.append(process)
         return Machine(workdir, port, password)
     return Machine(workdir, port, password, process, process.stdin)
 
