@@ -144,6 +144,7 @@ def launch(
             raise ValueError("a password cannot hold a newline")
     for name in ("upper", "work", "root"):
         (workdir / name).mkdir(parents=True, exist_ok=True)
+    workdir.chmod(0o700)  # the machine's layer holds its files: its setuid ones too
     if any(char in str(workdir) for char in ",:\n"):
         raise ValueError(f"cannot use {workdir} for a machine: no ',' or ':' allowed")
     spec = {
@@ -165,6 +166,7 @@ def launch(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
+            env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")},
             start_new_session=True,
         )
     finally:
