@@ -439,6 +439,9 @@ def test_readme_first_command_installs_what_ci_installs():
         if run_in(ROOT, "dpkg-query", "-W", "-f=${Essential}", package).stdout == "yes"
     }
     assert wanted - essential <= installed, wanted - essential - installed
+    extras = re.search(r"pip install -q -e '\.\[([^]]*)\]'", ci)
+    assert extras is not None
+    assert f"pip install -e '.[{extras.group(1)}]'" in first
     assert "-p no:cacheprovider" not in first
 
 
