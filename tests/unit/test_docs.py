@@ -47,6 +47,28 @@ def test_the_site_builds_strictly(tmp_path):
     assert unrendered == []
 
 
+def copy_site_sources(tmp_path: Path) -> Path:
+    """What the site is built from, in a directory of its own."""
+    root = tmp_path / "repo"
+    shutil.copytree(DOCS, root / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", root)
+    (root / "scripts").mkdir()
+    for hook in ("mkdocs_repo_links.py", "mkdocs_nav.py"):
+        shutil.copy(ROOT / "scripts" / hook, root / "scripts")
+    (root / "tests" / "schemas").mkdir(parents=True)
+    (root / "tests" / "schemas" / "junit-10.xsd").write_text("<schema/>")
+    return root
+
+
+def test_a_page_the_nav_forgets_is_added_at_its_end(tmp_path):
+    root = copy_site_sources(tmp_path)
+    (root / "docs" / "later.md").write_text("# Written later\n\nText.\n")
+    done = build(root, tmp_path / "site")
+    assert done.returncode == 0, done.stderr
+    home = (tmp_path / "site" / "index.html").read_text()
+    assert home.index("Architecture") < home.index("Written later")
+
+
 @pytest.mark.parametrize(
     ("link", "warning"),
     [
@@ -56,13 +78,7 @@ def test_the_site_builds_strictly(tmp_path):
     ],
 )
 def test_a_broken_link_fails_the_build(tmp_path, link, warning):
-    root = tmp_path / "repo"
-    shutil.copytree(DOCS, root / "docs")
-    shutil.copy(ROOT / "mkdocs.yml", root)
-    (root / "scripts").mkdir()
-    shutil.copy(ROOT / "scripts" / "mkdocs_repo_links.py", root / "scripts")
-    (root / "tests" / "schemas").mkdir(parents=True)
-    (root / "tests" / "schemas" / "junit-10.xsd").write_text("<schema/>")
+    root = copy_site_sources(tmp_path)
     with (root / "docs" / "ci.md").open("a") as page:
         page.write(f"\nSee {link}.\n")
     done = build(root, tmp_path / "site")
