@@ -19,20 +19,14 @@ import xmlschema
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "junit-10.xsd"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
+def write_project(root: Path, tasks: dict[str, str], suite: str = "tests/") -> None:
+    """A project of sandbox machines with one suite of the given task scripts."""
     python = sys.executable
-    tasks = {
-        "good": 'echo "hello from $SPREAD_JOB"\ntest ! -e "$SPREAD_PATH/.pytest_cache"',
-        "bad": "echo about to fail\necho on the second line\nexit 3",
-    }
     for name, script in tasks.items():
-        (root / "tests" / name).mkdir(parents=True)
-        (root / "tests" / name / "task.yaml").write_text(
+        (root / suite / name).mkdir(parents=True)
+        (root / suite / name / "task.yaml").write_text(
             f"summary: {name}\nexecute: |\n" + textwrap.indent(script, "    ") + "\n"
         )
-    (root / "pytest.ini").write_text("[pytest]\nspread = true\n")
     (root / "spread.yaml").write_text(
         textwrap.dedent(f"""\
         project: habits
@@ -46,10 +40,21 @@ def project(tmp_path: Path) -> Path:
                     {python} -m pytest_spread.backends.sandbox stop "$SPREAD_SYSTEM_ADDRESS"
                 systems: [local-sandbox]
         suites:
-            tests/:
+            {suite}:
                 summary: habits
         """)
     )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    tasks = {
+        "good": 'echo "hello from $SPREAD_JOB"\ntest ! -e "$SPREAD_PATH/.pytest_cache"',
+        "bad": "echo about to fail\necho on the second line\nexit 3",
+    }
+    write_project(root, tasks)
+    (root / "pytest.ini").write_text("[pytest]\nspread = true\n")
     return root
 
 
@@ -108,3 +113,16 @@ def test_junit_of_a_real_failure_and_content_without_the_cache(project):
     assert properties["machine"]
     good = cases["local:local-sandbox:tests/good"]
     assert (good.get("classname"), list(good.iter("failure"))) == ("tests.good", [])
+
+
+def test_a_nested_project_node_id_runs_back_as_is(tmp_path):
+    """Spread's own layout: tests/inner/ is a task of the root and a project of its own."""
+    root = tmp_path / "spread"
+    write_project(root, {"inner": 'test "$SPREAD_TASK" = tests/inner'})
+    write_project(root / "tests" / "inner", {"main": "true"}, suite="checks/")
+    listing = pytest_in(root, "--spread", "--collect-only", "-q")
+    nodeids = [line for line in listing.stdout.splitlines() if "::" in line]
+    assert nodeids == ["tests/inner/task.yaml::local:local-sandbox:tests/inner"], listing.stdout
+    done = pytest_in(root, "--spread", "-p", "no:cacheprovider", nodeids[0])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout.splitlines()[-1]
