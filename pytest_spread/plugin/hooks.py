@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_spread.errors import NoJobsError, ProjectError, SpreadError, SpreadWarning
+from pytest_spread.errors import NoJobsError, ProjectError, SpreadError
 from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts
 from pytest_spread.log import log, print_log_to_stdout
 from pytest_spread.plugin.collect import ProjectErrorFile, SpreadItem, TaskFile
@@ -302,9 +302,6 @@ def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, N
         if STATE in session.config.stash:
             gc.freeze()  # the collected items stay; later collections need not scan them
             gc.enable()
-
-
-__all__ = ["SpreadWarning"]
 
 
 def _nothing_matches(config: pytest.Config) -> str:
