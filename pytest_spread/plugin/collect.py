@@ -18,7 +18,7 @@ from pytest_spread.run.outcomes import LIFECYCLE_OUTCOMES, JobSkipped
 
 
 class SpreadItem(pytest.Item):
-    """One Spread job; `name` is the job name, the node id `<suite>/<task>/task.yaml::<name>`."""
+    """One Spread job; `name` is the job name, the node id `<task name>/task.yaml::<name>`."""
 
     def __init__(self, *, job: Job, **kwargs: Any) -> None:
         self.job = job
