@@ -364,6 +364,7 @@ def test_n_beyond_the_workers_starts_only_the_useful_nodes(project):
 
 def run_in(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # nothing written into the repository's examples
     return subprocess.run(
         argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
     )
