@@ -125,11 +125,14 @@ class ScriptRunner:
         Logged as `Checking <context> (<label>)...`; a failing condition is no
         error (no message, no debug script): the job simply runs.
         """
+        self.observer.script_started(step.verb, step.context, step.job, self.machine)
         self.log(f"Checking {step.context} ({self.machine.label})...")
         try:
             self._run_with_reboots(step)
-        except ScriptFailed:
+        except ScriptFailed as failure:
+            self._ended(step, str(failure), ok=False)
             return False
+        self._ended(step, "", ok=True)
         return True
 
     def _shell(self, step: Step, announce: str) -> None:
