@@ -23,7 +23,12 @@ from pytest_spread.run.observers import RunObserver, level_of
 from pytest_spread.run.report import Report
 
 SCHEMA = Path(__file__).with_name("results.schema.json")
-VERBS = {"prepare": "preparing", "execute": "executing", "restore": "restoring"}
+VERBS = {
+    "prepare": "preparing",
+    "execute": "executing",
+    "restore": "restoring",
+    "check": "checking",  # a spread-plus skip: condition
+}
 # Go's json package escapes these three even inside strings (HTML safety); so do we.
 _GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 _GO_ESCAPES.update({"\u2028": "\\u2028", "\u2029": "\\u2029"})

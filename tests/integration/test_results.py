@@ -45,6 +45,7 @@ suites:
 """
 TASKS = {
     "a/x": "summary: t\nexecute: 'true'\n",
+    "b/skipped": "summary: t\npriority: 5\nskip: [{reason: not here, if: 'true'}]\nexecute: 'true'\n",
     "b/ok": 'summary: t\npriority: 4\nexecute: echo "fine <&>"\n',
     "b/exec-fails": "summary: t\npriority: 3\nexecute: echo failing; exit 1\n",
     "b/prep-fails": "summary: t\npriority: 2\nprepare: exit 1\nexecute: 'true'\n",
@@ -101,11 +102,15 @@ def check_every_level(document: dict[str, Any]) -> None:
         ("sandbox-three", "b/ok"),
         ("sandbox-two", "a/x"),
     }
+    checked = records(document, system="sandbox-two", verb="checking", name="b/skipped")
+    assert [(item["level"], item["success"]) for item in checked] == [("task", True)]
+    skipped = records(document, skipped=True)
+    assert [(item["system"], item["name"]) for item in skipped] == [("sandbox-two", "b/skipped")]
     results = document["results"]
     assert (results["task-passed"], results["task-failed"]) == (2, 1)
     assert (results["task-prepare-failed"], results["task-restore-failed"]) == (1, 1)
     assert results["task-aborted"] == len(aborted)  # a failed task prepare aborts too
-    assert (results["task-skipped"], results["suite-skipped"]) == (0, 0)
+    assert (results["task-skipped"], results["suite-skipped"]) == (1, 0)
     for level in ("suite", "project"):
         for verb in ("preparing", "restoring"):
             assert records(document, level=level, verb=verb, success=False)
