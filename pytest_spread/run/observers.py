@@ -2,9 +2,10 @@
 
 A `RunObserver` is told about every script a machine runs (its verb,
 context, job and machine), every message Spread logs for that machine, jobs
-that are aborted or skipped, and machines allocated, reused and discarded. The base class hears nothing; `Observers`
-passes everything to several. Observers may be called from several threads
-(the `spread` command's workers) and must not raise.
+that are aborted or skipped, and machines allocated, reused and discarded.
+The base class hears nothing; `Observers` passes everything to several.
+Observers may be called from several threads (the `spread` command's
+workers) and must not raise.
 """
 
 from __future__ import annotations

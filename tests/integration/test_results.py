@@ -45,7 +45,8 @@ suites:
 """
 TASKS = {
     "a/x": "summary: t\nexecute: 'true'\n",
-    "b/skipped": "summary: t\npriority: 5\nskip: [{reason: not here, if: 'true'}]\nexecute: 'true'\n",
+    "b/skipped": "summary: t\npriority: 5\nexecute: 'true'\n"
+    "skip: [{reason: not here, if: 'true'}]\n",
     "b/ok": 'summary: t\npriority: 4\nexecute: echo "fine <&>"\n',
     "b/exec-fails": "summary: t\npriority: 3\nexecute: echo failing; exit 1\n",
     "b/prep-fails": "summary: t\npriority: 2\nprepare: exit 1\nexecute: 'true'\n",
