@@ -34,6 +34,7 @@ from pytest_spread.machines.jobs import JobRun
 from pytest_spread.plugin.collect import _as_pytest_outcome
 from pytest_spread.plugin.items import PYTHON_JOB, job_of
 from pytest_spread.plugin.session import STATE, lane_done, pool_for
+from pytest_spread.plugin.shared_fabric import shared_connection
 from pytest_spread.project.environment import job_environment
 from pytest_spread.project.filters import compile_filters, matches_any
 from pytest_spread.project.matrix import Job, Matrix
@@ -345,27 +346,16 @@ def spread_job(request: pytest.FixtureRequest, _spread_run: JobRun) -> SpreadJob
 def spread_machine(_spread_run: JobRun) -> Iterator[FabricConnection]:
     """The job's machine as a `fabric.Connection` over its pool's SSH transport (no new login)."""
     assert _spread_run.worker is not None
-    runner = _spread_run.worker.runner
-    connection = shared_connection(runner.machine, runner.connection)
+    worker = _spread_run.worker
+    runner, job, machine = worker.runner, _spread_run.job, worker.runner.machine
+
+    def note(text: str) -> None:  # into the job's log file (--spread-logs)
+        worker.options.observer.message(machine, text, job)
+
+    connection = shared_connection(machine, runner.connection, note)
     try:
         yield connection
     finally:
         sftp = getattr(connection, "_sftp", None)
         if sftp is not None:
             sftp.close()  # the transport stays: it is the pool's
-
-
-def shared_connection(machine: Any, connection: Any) -> FabricConnection:
-    """A fabric Connection around an authenticated `transport.ssh.Connection`."""
-    import fabric
-
-    from pytest_spread.transport.ssh import split_address
-
-    host, port = split_address(machine.address)
-    # Commands read no local stdin: pytest captures it, and jobs run unattended.
-    overrides = {"sudo": {"password": machine.password}, "run": {"in_stream": False}}
-    config = fabric.Config(overrides=overrides)
-    shared = fabric.Connection(host, user=connection.username, port=port, config=config)
-    shared.client._transport = connection.transport  # what open() would have made
-    shared.transport = connection.transport
-    return shared

@@ -74,9 +74,13 @@ class JobLogs(RunObserver):
                 self._write(state, f"-----\n{output.strip()}\n-----\n")
             state.level = ""
 
-    def message(self, machine: Machine, text: str) -> None:
+    def message(self, machine: Machine, text: str, job: Job | None = None) -> None:
         with self._lock:
             state = self._machines.get(id(machine))
+            if job is not None:  # a Python test's commands, also before its first script
+                state = self._machine(machine)
+                if state.job is not job:
+                    self._switch(state, job, entering_suite=False)
             if state is not None and state.job is not None:
                 self._write(state, f"{_stamp()} {text.strip()}\n")
 

@@ -25,8 +25,8 @@ class RunObserver:
     ) -> None:
         """It ended: its output (Spread's error text when it failed) and whether it passed."""
 
-    def message(self, machine: Machine, text: str) -> None:
-        """Spread logged `text` for the script running on `machine`."""
+    def message(self, machine: Machine, text: str, job: Job | None = None) -> None:
+        """Spread logged `text` for the script running on `machine` (or for `job` there)."""
 
     def job_aborted(self, job: Job, reason: str) -> None:
         """The job did not run (an outer level failed, no machine, the run stopped)."""
@@ -57,9 +57,9 @@ class Observers(RunObserver):
         for observer in self.observers:
             observer.script_ended(verb, context, job, machine, output, ok)
 
-    def message(self, machine: Machine, text: str) -> None:
+    def message(self, machine: Machine, text: str, job: Job | None = None) -> None:
         for observer in self.observers:
-            observer.message(machine, text)
+            observer.message(machine, text, job)
 
     def job_aborted(self, job: Job, reason: str) -> None:
         for observer in self.observers:

@@ -29,7 +29,15 @@ def run_example(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_example_runs_on_two_systems_at_once(tmp_path):
     done = run_example(
-        tmp_path, "-n", "2", "--junitxml=out.xml", "--spread-json=out.json", "-W", "error"
+        tmp_path,
+        "--spread",
+        "-n",
+        "2",
+        "--junitxml=out.xml",
+        "--spread-json=out.json",
+        "--spread-logs=logs",
+        "-W",
+        "error",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "12 passed" in done.stdout
@@ -64,6 +72,20 @@ def test_the_example_runs_on_two_systems_at_once(tmp_path):
         prepares = [i for i in items if i["level"] == "suite" and i["verb"] == "preparing"]
         assert [i["system"] for i in prepares].count(system) == 1
     assert len(executed) == 12
+    # Its log file: the suite prepare its machine ran before it, then what the test ran.
+    log = (
+        project
+        / "logs"
+        / "local:sandbox-two:checks_test_machine.py::test_files_go_there_and_back.log"
+    )
+    text = log.read_text()
+    assert (
+        "Preparing local:sandbox-two:checks/ (local:sandbox-two)...\n-----\n+ echo sandbox-two"
+        in text
+    )
+    assert text.index("Running: mkdir -p /tmp/scratch") < text.index("Executing local:sandbox-two")
+    assert "Putting '" in text and "Getting '/tmp/scratch/back'" in text
+    assert text.splitlines()[-2].endswith("Running: rm -rf /tmp/scratch")  # its own teardown
 
 
 def test_the_example_runs_without_xdist_in_spread_order(tmp_path):
