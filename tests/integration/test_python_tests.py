@@ -206,3 +206,37 @@ def test_without_spread_they_are_skipped(pytester):
     result = pytester.runpytest("-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*a test on Spread machines: run it with pytest --spread*"])
+
+
+SHAPES = """\
+import pytest
+
+SPREAD_ENVIRONMENT = {"SIZE/small": "1", "SIZE/large": "100"}
+
+
+class TestShapes:
+    @pytest.mark.parametrize("count", [1, 2])
+    def test_counts(self, spread_machine, spread_job, count):
+        assert spread_job.environment["SIZE"] in ("1", "100")
+        assert spread_machine.run(f"seq {count} | wc -l", hide=True).stdout.strip() == str(count)
+
+
+@pytest.mark.parametrize("word", ["a-b", "c"])
+def test_words(spread_job, word):
+    assert spread_job.task.endswith(f"::test_words[{word}]")
+"""
+
+
+def test_classes_and_parameters_under_xdist(pytester):
+    pytester.makefile(".yaml", spread=SANDBOX_YAML.format(python=sys.executable))
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_shapes.py").write_text(SHAPES)
+    result = pytester.runpytest_subprocess(
+        "--spread", "-n", "2", "-p", "no:cacheprovider", "--spread-json=out.json"
+    )
+    result.assert_outcomes(passed=16)  # (2 counts + 2 words) x 2 variants x 2 systems
+    items = json.loads((pytester.path / "out.json").read_text())["items"]
+    names = {(i["system"], i["name"], i["variant"]) for i in items if i["verb"] == "executing"}
+    assert ("debian-12", "tests/test_shapes.py::TestShapes::test_counts[2]", "large") in names
+    assert ("ubuntu-24.04", "tests/test_shapes.py::test_words[a-b]", "small") in names
+    assert len(names) == 16
