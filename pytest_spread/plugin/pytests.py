@@ -25,14 +25,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_spread.machines.jobs import JobRun
 from pytest_spread.plugin.collect import _as_pytest_outcome
-from pytest_spread.plugin.items import PYTHON_JOB, job_of
+from pytest_spread.plugin.items import PYTHON_JOB, job_of, python_job
 from pytest_spread.plugin.session import STATE, lane_done, pool_for
 from pytest_spread.plugin.shared_fabric import shared_connection
 from pytest_spread.project.environment import job_environment
@@ -116,73 +116,6 @@ def lane_jobs(matrix: Matrix, suite: Suite, task: Task) -> list[Job]:
 
 def lane_id(job: Job) -> str:
     return f"{job.lane}:{job.variant}" if job.variant else job.lane
-
-
-def python_job(matrix: Matrix, nodeid: str, task: Task | None = None) -> Job | None:
-    """The job of a Python test's node id, or None when the node id is no such test.
-
-    `task` is the module's task (with its environment) when the module is at hand;
-    the xdist controller derives everything from the node id and the project.
-    """
-    path, separator, rest = nodeid.partition("::")
-    name, bracket, params = rest.partition("[")
-    if not separator or not bracket or not path.endswith(".py") or not params.endswith("]"):
-        return None
-    module = PurePosixPath(path)
-    suite = _suite_named_by(matrix, module.parent.as_posix())
-    if suite is None:
-        return None
-    found = _split_lane(matrix, params[:-1])
-    if found is None:
-        return None
-    (backend_name, system_name), variant, others = found
-    backend = matrix.project.backends[backend_name]
-    system = backend.systems[system_name]
-    if task is None:
-        task = Task(
-            name=f"{suite.name}{module.name}",
-            suite=suite.name,
-            dir=suite.dir,
-            file=suite.dir / module.name,
-            summary=module.name,
-        )
-    test = f"{name}[{others}]" if others else name
-    task = dataclasses.replace(task, name=f"{suite.name}{module.name}::{test}")
-    priority = next(
-        (p for p in (suite.priority, system.priority, backend.priority) if p is not None), 0
-    )
-    return Job(backend, system, suite, task, variant, 1, priority)
-
-
-def _suite_named_by(matrix: Matrix, directory: str) -> Suite | None:
-    """The suite a node id's directory names (relative to the rootdir: matched by suffix)."""
-    best: Suite | None = None
-    for suite in matrix.project.suites.values():
-        name = suite.name.rstrip("/")
-        if directory == name or directory.endswith("/" + name):
-            if best is None or len(name) > len(best.name):
-                best = suite
-    return best
-
-
-def _split_lane(matrix: Matrix, params: str) -> tuple[tuple[str, str], str, str] | None:
-    """`lane[:variant][-other ids]` into ((backend, system), variant, other ids)."""
-    lanes = [
-        (backend.name, system)
-        for backend in matrix.project.backends.values()
-        for system in backend.systems
-    ]
-    for backend_name, system_name in sorted(lanes, key=lambda lane: -len(":".join(lane))):
-        lane = f"{backend_name}:{system_name}"
-        if params != lane and not params.startswith((lane + "-", lane + ":")):
-            continue
-        rest = params[len(lane) :]
-        variant = ""
-        if rest.startswith(":"):
-            variant, _, rest = rest[1:].partition("-")
-            rest = "-" + rest if rest else ""
-        return (backend_name, system_name), variant, rest[1:]
-    return None
 
 
 # -- collection -----------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_spread.plugin.pytests import python_job
+from pytest_spread.plugin.items import python_job
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
 
