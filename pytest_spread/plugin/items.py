@@ -99,3 +99,34 @@ def _split_lane(matrix: Matrix, params: str) -> tuple[tuple[str, str], str, str]
             rest = "-" + rest if rest else ""
         return (backend_name, system_name), variant, rest[1:]
     return None
+
+
+def lane_jobs(matrix: Matrix, suite: Suite, task: Task) -> list[Job]:
+    """The jobs a task of `suite` has: one per backend, system and variant, in Spread's order."""
+    from pytest_spread.project.matrix import _Generator
+
+    scratch = dataclasses.replace(matrix, jobs=[])
+    _Generator(matrix.project, scratch).add_task(suite, task)
+    return sorted(scratch.jobs, key=lambda job: job.key)
+
+
+def python_lane_jobs(matrix: Matrix) -> list[Job]:
+    """Stand-ins for the Python tests of every suite, to count machines before collection.
+
+    One job per lane a suite's module runs on, repeated as many times as the
+    system has workers: the controller does not import the modules, so it
+    neither knows their tests nor their `SPREAD_SYSTEMS`; it errs on more nodes.
+    """
+    jobs: list[Job] = []
+    for suite in matrix.project.suites.values():
+        for module in sorted([*suite.dir.glob("test_*.py"), *suite.dir.glob("*_test.py")]):
+            task = Task(
+                name=f"{suite.name}{module.name}",
+                suite=suite.name,
+                dir=suite.dir,
+                file=module,
+                summary=module.name,
+            )
+            for job in lane_jobs(matrix, suite, task):
+                jobs += [job] * max(job.system.workers, 1)
+    return jobs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_spread.plugin.items import python_lane_jobs
 from pytest_spread.project.filters import compile_filters, drop_manual, matches_any
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.order import workers_per_lane
@@ -21,6 +22,7 @@ def useful_nodes(config: pytest.Config, matrix: Matrix) -> int:
     filters = compile_filters(config.getoption("spread_filter"))
     jobs = [job for job in matrix.jobs if matches_any(filters, job)]
     jobs = drop_manual(jobs, _identity, selects_explicitly(config))
+    jobs += python_lane_jobs(matrix)  # Python tests in suites (plugin/pytests.py)
     return max(1, sum(workers_per_lane(jobs).values()))
 
 

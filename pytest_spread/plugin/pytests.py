@@ -22,7 +22,6 @@ does, `SPREAD_ENVIRONMENT` (a dict; `NAME/variant` keys make variants),
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import pytest
 
 from pytest_spread.machines.jobs import JobRun
 from pytest_spread.plugin.collect import _as_pytest_outcome
-from pytest_spread.plugin.items import PYTHON_JOB, job_of, python_job
+from pytest_spread.plugin.items import PYTHON_JOB, job_of, lane_jobs, python_job
 from pytest_spread.plugin.session import STATE, lane_done, pool_for
 from pytest_spread.plugin.shared_fabric import shared_connection
 from pytest_spread.project.environment import job_environment
@@ -103,15 +102,6 @@ def module_task(suite: Suite, path: Path, module: Any) -> Task:
         if environment
         else EMPTY_ENV,
     )
-
-
-def lane_jobs(matrix: Matrix, suite: Suite, task: Task) -> list[Job]:
-    """The jobs a task of `suite` has: one per backend, system and variant, in Spread's order."""
-    from pytest_spread.project.matrix import _Generator
-
-    scratch = dataclasses.replace(matrix, jobs=[])
-    _Generator(matrix.project, scratch).add_task(suite, task)
-    return sorted(scratch.jobs, key=lambda job: job.key)
 
 
 def lane_id(job: Job) -> str:

@@ -240,3 +240,14 @@ def test_classes_and_parameters_under_xdist(pytester):
     assert ("debian-12", "tests/test_shapes.py::TestShapes::test_counts[2]", "large") in names
     assert ("ubuntu-24.04", "tests/test_shapes.py::test_words[a-b]", "small") in names
     assert len(names) == 16
+
+
+def test_auto_counts_the_machines_of_python_tests(pytester):
+    pytester.makefile(".yaml", spread=SANDBOX_YAML.format(python=sys.executable))
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_only.py").write_text(
+        "def test_here(spread_job):\n    assert spread_job.system\n"
+    )
+    result = pytester.runpytest_subprocess("--spread", "-n", "auto", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["created: 2/2 workers"])
