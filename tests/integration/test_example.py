@@ -11,9 +11,12 @@ from pathlib import Path
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello"
 
 
-def run_example(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    project = tmp_path / "hello"
-    shutil.copytree(EXAMPLE, project)
+def run_example(
+    tmp_path: Path, *argv: str, example: Path = EXAMPLE
+) -> subprocess.CompletedProcess[str]:
+    """Run argv in a copy of the example project (hello unless told) under tmp_path."""
+    project = tmp_path / example.name
+    shutil.copytree(example, project)
     env = {**os.environ, "VIRTUAL_ENV": sys.prefix}
     return subprocess.run(
         argv, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
