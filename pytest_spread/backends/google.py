@@ -288,7 +288,7 @@ class GoogleProvider:
         return labels
 
     def _wait_operation(self, server: str, verb: str, name: str) -> None:
-        deadline = time.monotonic() + WAIT_LIMIT
+        deadline = time.monotonic() + self.pacing.limit(WAIT_LIMIT)
         while True:
             self.in_flight.sleep(self.pacing.poll)
             if time.monotonic() > deadline:
@@ -322,7 +322,7 @@ class GoogleProvider:
     def _wait_boot(self, name: str, server: str, address: str) -> None:
         self.log(f"Waiting for {server} to boot at {address}...")
         start = time.monotonic()
-        relog = start + 60
+        relog = start + self.pacing.limit(60)
         trail = ""
         following = {1: "0", 3: "0"}
         while True:
@@ -343,11 +343,11 @@ class GoogleProvider:
                 return
             trail = trail[-len(READY_MARKER) :]
             now = time.monotonic()
-            if now - start > WAIT_LIMIT:
+            if now - start > self.pacing.limit(WAIT_LIMIT):
                 raise AllocationError(f"cannot find ready marker in console output for {server}")
             if now > relog:
                 self.log(f"Server {server} is taking a while to boot...")
-                relog = now + 60
+                relog = now + self.pacing.limit(60)
             self.in_flight.sleep(self.pacing.poll)
 
     def _drop_startup_script(self, name: str) -> None:

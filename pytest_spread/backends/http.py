@@ -8,7 +8,8 @@ or token never reaches a message, a log or a report.
 
 The waits are Spread's by default; `Pacing.from_env` lets users (and tests)
 change them: `SPREAD_API_POLL` (seconds between two polls of an operation,
-a server status or a console), `SPREAD_API_RETRY_DELAY` (step of the random
+a server status or a console; Spread's fixed waits, such as 3 minutes for an
+operation, scale with it), `SPREAD_API_RETRY_DELAY` (step of the random
 delay between retries) and `SPREAD_API_THROTTLE` (least time between two
 requests of one backend).
 """
@@ -21,7 +22,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -39,14 +40,21 @@ class Pacing:
     poll: float
     retry: float = 0.25
     throttle: float = 0.1
+    scale: float = 1.0  # SPREAD_API_POLL / the default poll: fixed waits shrink with it
+
+    def limit(self, seconds: float) -> float:
+        """One of Spread's fixed waits (e.g. 3 minutes for an operation), scaled as the poll."""
+        return seconds * self.scale
 
     @classmethod
     def from_env(cls, poll: float, retry: float = 0.25, throttle: float = 0.1) -> Pacing:
         """The backend's defaults, overridden by the SPREAD_API_* variables."""
+        chosen = _seconds("SPREAD_API_POLL", poll)
         return cls(
-            poll=_seconds("SPREAD_API_POLL", poll),
+            poll=chosen,
             retry=_seconds("SPREAD_API_RETRY_DELAY", retry),
             throttle=_seconds("SPREAD_API_THROTTLE", throttle),
+            scale=chosen / poll if poll else 1.0,
         )
 
 
@@ -90,6 +98,7 @@ class Response:
     status: int
     data: Any  # the decoded JSON body (None when empty or not JSON)
     text: str
+    headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive
 
 
 class Api:
@@ -177,7 +186,7 @@ def _decode(raw: requests.Response) -> Response:
         data = json.loads(text) if text.strip() else None
     except ValueError:
         data = None
-    return Response(raw.status_code, data, text)
+    return Response(raw.status_code, data, text, raw.headers)
 
 
 def _path(url: str) -> str:

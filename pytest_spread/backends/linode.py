@@ -231,7 +231,7 @@ class LinodeProvider:
         return False
 
     def _wait(self, server: str, verb: str, done: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + WAIT_LIMIT
+        deadline = time.monotonic() + self.pacing.limit(WAIT_LIMIT)
         while True:
             try:
                 if done():

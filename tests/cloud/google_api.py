@@ -23,7 +23,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import paramiko
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -207,8 +206,9 @@ class FakeGoogle(FakeApi):
             instance = Instance(self._instance_body(name, params, datetime.now(timezone.utc)))
             self.instances[name] = instance
             operation = self._operation_body(name, "insert", "RUNNING")
+            answer = dict(operation)  # as it is now, not as the boot thread changes it
         threading.Thread(target=self._boot, args=(instance, operation), daemon=True).start()
-        return Reply(200, operation)
+        return Reply(200, answer)
 
     def _boot(self, instance: Instance, operation: dict[str, Any]) -> None:
         name = instance.body["name"]
@@ -249,21 +249,7 @@ class FakeGoogle(FakeApi):
             ),
             "",
         )
-        host, port = instance.machine.address.split(":")
-        client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        try:
-            client.connect(
-                host, int(port), "root", bootstrap, look_for_keys=False, allow_agent=False
-            )
-            stdin, stdout, _ = client.exec_command("bash -s")
-            stdin.write(script)
-            stdin.channel.shutdown_write()
-            stdout.channel.recv_exit_status()
-        except (OSError, EOFError, paramiko.SSHException):
-            return  # deleted while booting
-        finally:
-            client.close()
+        self.run_detached(instance.machine, bootstrap, script)
 
     def _list(self, request: Request, project: str, zone: str) -> Reply:
         if denied := self._authorized(request):

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import paramiko
+
 from pytest_spread.backends import sandbox
 
 
@@ -107,7 +109,36 @@ class FakeApi:
         with self.lock:
             self._machine_count += 1
             workdir = self.workdir / f"m{self._machine_count}"
+            # The shared host key is made on first use, by one thread only.
+            sandbox.host_key(self.workdir / "cache")
         return sandbox.start_machine(workdir, self.workdir / "cache", password=password)
+
+    def run_detached(self, machine: Any, password: str, script: str) -> bool:
+        """Start `script` as root in the machine, detached from the SSH session.
+
+        Boot scripts HUP sshd (`pkill -o -HUP sshd`), which may be the very
+        session that started them; detached, they run to their end anyway.
+        False when the machine went away meanwhile.
+        """
+        host, port = machine.address.split(":")
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        try:
+            client.connect(
+                host, int(port), "root", password, look_for_keys=False, allow_agent=False
+            )
+            command = (
+                "cat > /root/.boot-script && "
+                "setsid -f bash /root/.boot-script </dev/null >/root/.boot-log 2>&1"
+            )
+            stdin, stdout, _ = client.exec_command(command)
+            stdin.write(script)
+            stdin.channel.shutdown_write()
+            return bool(stdout.channel.recv_exit_status() == 0)
+        except (OSError, EOFError, paramiko.SSHException):
+            return False
+        finally:
+            client.close()
 
     def close(self) -> None:
         self._server.shutdown()
