@@ -7,8 +7,8 @@ import time
 import pytest
 
 from pytest_spread.log import log
-from pytest_spread.plugin.items import job_of
-from pytest_spread.plugin.session import CONTROLLER_MATRIX, SpreadState
+from pytest_spread.plugin.items import job_of, python_job
+from pytest_spread.plugin.session import CONTROLLER_MATRIX, STATE, SpreadState
 from pytest_spread.project.order import NO_HINTS, Hints, run_order
 from pytest_spread.run import durations
 
@@ -25,10 +25,18 @@ def hints_for(config: pytest.Config) -> Hints:
     first: frozenset[str] = frozenset()
     if config.getoption("failedfirst", False):
         failed = cache.get("cache/lastfailed", {})
-        first = frozenset(nodeid.rpartition("::")[2] for nodeid in failed)
+        first = frozenset(_job_name(config, nodeid) for nodeid in failed)
     if parse_seed(config) or order is not None:  # an explicit seed reproduces an order exactly
         return Hints(first=first, order=order)
     return Hints(durations=durations.valid(cache.get(durations.CACHE_KEY, {})), first=first)
+
+
+def _job_name(config: pytest.Config, nodeid: str) -> str:
+    """The job name in a node id: a task's last part, or a Python test's job (items.py)."""
+    state = config.stash.get(STATE, None)
+    matrix = (state.matrix if state else None) or config.stash.get(CONTROLLER_MATRIX, None)
+    job = python_job(matrix, nodeid) if matrix is not None else None
+    return job.name if job is not None else nodeid.rpartition("::")[2]
 
 
 def save_timings(config: pytest.Config, state: SpreadState) -> None:

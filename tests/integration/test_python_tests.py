@@ -251,3 +251,31 @@ def test_auto_counts_the_machines_of_python_tests(pytester):
     result = pytester.runpytest_subprocess("--spread", "-n", "auto", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["created: 2/2 workers"])
+
+
+def test_failed_first_puts_a_failed_python_test_first(pytester):
+    # The higher priority of suite high/ would run its test first, but for --ff.
+    high = "    high/: {summary: s, priority: 10}\n"
+    pytester.makefile(".yaml", spread=SANDBOX_YAML.format(python=sys.executable) + high)
+    for suite in ("tests", "high"):
+        (pytester.path / suite).mkdir()
+    (pytester.path / "high" / "test_first.py").write_text("def test_a(spread_job):\n    pass\n")
+    (pytester.path / "tests" / "test_order.py").write_text(
+        "import os\n\ndef test_z(spread_job):\n    assert os.environ.get('FIXED')\n"
+    )
+    args = ("--spread", "-v", "--spread-filter", "ubuntu-24.04", "--spread-seed=0")
+    first = pytester.runpytest(*args)
+    first.assert_outcomes(passed=1, failed=1)
+    again = pytester.runpytest(*args, "--ff")
+    ran = [
+        line.split("[")[0]
+        for result in (first, again)
+        for line in result.stdout.lines
+        if line.endswith("[local:ubuntu-24.04] ")  # the node id before it runs, with -v
+    ]
+    assert ran == [
+        "high/test_first.py::test_a",
+        "tests/test_order.py::test_z",
+        "tests/test_order.py::test_z",
+        "high/test_first.py::test_a",
+    ]
