@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import yaml
@@ -190,3 +192,15 @@ def test_ctrl_c_during_allocation_leaves_no_server(pytester, linode):
     )
     assert status != 0, output
     assert linode.instances == {}, output
+
+
+def test_the_example_project_runs_against_the_local_api(pytester, linode, monkeypatch):
+    monkeypatch.setenv("LINODE_TOKEN", linode.token)
+    example = Path(__file__).parents[2] / "examples" / "linode"
+    shutil.copytree(example, pytester.path, dirs_exist_ok=True)
+    spread_yaml = pytester.path / "spread.yaml"
+    spread_yaml.write_text(spread_yaml.read_text().replace("us-east", "us-west"))  # ours has two
+    result = spread(pytester, "-v")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*Successful tasks: 2*"])
+    assert linode.instances == {}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import yaml
@@ -222,3 +224,13 @@ def test_ctrl_c_during_allocation_leaves_no_server(pytester, openstack):
     )
     assert status != 0, output
     assert openstack.servers == {}, output
+
+
+def test_the_example_project_runs_against_the_local_api(pytester, openstack):
+    example = Path(__file__).parents[2] / "examples" / "openstack"
+    shutil.copytree(example, pytester.path, dirs_exist_ok=True)
+    result = spread(pytester, "-v")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*Successful tasks: 1*"])
+    assert openstack.created[0]["availability_zone"] == "nova"
+    assert openstack.servers == {}
