@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_spread.errors import SpreadError, display_path
 from pytest_spread.machines.jobs import JobRun
 from pytest_spread.plugin.collect import _as_pytest_outcome
 from pytest_spread.plugin.items import PYTHON_JOB, job_of, lane_jobs, python_job
@@ -76,7 +77,7 @@ def suite_of_module(matrix: Matrix, path: Path) -> Suite | None:
 def module_task(suite: Suite, path: Path, module: Any) -> Task:
     """The task a module's tests share: its name, and what it declares like a task.yaml."""
     environment = getattr(module, "SPREAD_ENVIRONMENT", None) or {}
-    where = f"{path}: SPREAD_ENVIRONMENT"
+    where = f"{display_path(path)}: SPREAD_ENVIRONMENT"
     if not isinstance(environment, dict):
         raise pytest.Collector.CollectError(f"{where}: expected a dict, got {environment!r}")
     for key, value in environment.items():
@@ -86,7 +87,9 @@ def module_task(suite: Suite, path: Path, module: Any) -> Task:
     for name in ("SPREAD_SYSTEMS", "SPREAD_BACKENDS"):
         value = getattr(module, name, ())
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise pytest.Collector.CollectError(f"{path}: {name}: expected a list of names")
+            raise pytest.Collector.CollectError(
+                f"{display_path(path)}: {name}: expected a list of names"
+            )
         lists[name] = tuple(value)
     return Task(
         name=f"{suite.name}{path.name}",
@@ -102,6 +105,13 @@ def module_task(suite: Suite, path: Path, module: Any) -> Task:
         if environment
         else EMPTY_ENV,
     )
+
+
+def _lane_jobs(matrix: Matrix, suite: Suite, task: Task) -> list[Job]:
+    try:
+        return lane_jobs(matrix, suite, task)
+    except SpreadError as exc:  # e.g. SPREAD_SYSTEMS naming no system of the suite
+        raise pytest.Collector.CollectError(f"{display_path(task.file)}: {exc}") from None
 
 
 def lane_id(job: Job) -> str:
@@ -148,7 +158,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 variant=job.variant,
             ),
         )
-        for job in lane_jobs(matrix, suite, task)
+        for job in _lane_jobs(matrix, suite, task)
     ]
     metafunc.parametrize(LANE, values)
 

@@ -121,3 +121,44 @@ def test_python_test_modules_are_found_in_suite_directories(project):
     assert not has_python_tests(project.matrix())
     (project.root / "tests" / "main" / "checks_test.py").write_text("")
     assert has_python_tests(project.matrix())
+
+
+def write_project(pytester) -> None:
+    pytester.makefile(".yaml", spread=SPREAD_YAML)
+    (pytester.path / "tests" / "main" / "shell").mkdir(parents=True)
+    (pytester.path / "tests" / "main" / "shell" / "task.yaml").write_text("summary: t\n")
+
+
+@pytest.mark.parametrize(
+    ("declaration", "error"),
+    [
+        ("SPREAD_ENVIRONMENT = ['A']", "SPREAD_ENVIRONMENT: expected a dict, got ['A']"),
+        ("SPREAD_ENVIRONMENT = {'A-B': '1'}", "SPREAD_ENVIRONMENT: invalid entry 'A-B': '1'"),
+        ("SPREAD_ENVIRONMENT = {'A': 1}", "SPREAD_ENVIRONMENT: invalid entry 'A': 1"),
+        ("SPREAD_SYSTEMS = 'ubuntu-*'", "SPREAD_SYSTEMS: expected a list of names"),
+        ("SPREAD_SYSTEMS = ['ubuntu-16.04', '+debian-12']", "systems"),
+    ],
+)
+def test_bad_module_declarations_are_collection_errors(pytester, declaration, error):
+    write_project(pytester)
+    (pytester.path / "tests" / "test_bad.py").write_text(f"{declaration}\n\ndef test_a(): pass\n")
+    result = pytester.runpytest("--spread", "--collect-only", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    escaped = error.replace("[", "[[]")
+    result.stdout.fnmatch_lines([f"tests/test_bad.py: *{escaped}*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_a_modules_variants_and_systems_make_its_jobs(pytester):
+    write_project(pytester)
+    (pytester.path / "tests" / "test_v.py").write_text(
+        "SPREAD_ENVIRONMENT = {'X/one': '1', 'X/two': '2'}\n"
+        "SPREAD_SYSTEMS = ['ubuntu-*']\n\n"
+        "def test_a(): pass\n"
+    )
+    result = pytester.runpytest("--spread", "--collect-only", "-q", "-p", "no:cacheprovider")
+    assert [line for line in result.stdout.lines if "test_v.py::" in line] == [
+        f"tests/test_v.py::test_a[lxd:{system}:{variant}]"
+        for system in ("ubuntu-16.04-arm", "ubuntu-16.04")  # Spread's order: by job name
+        for variant in ("one", "two")
+    ]
