@@ -303,7 +303,8 @@ def never_up(system: System, exc: OSError, run_dir: Path) -> str:
     tail = _printable(serial[-SERIAL_TAIL:]).strip()
     message = f"cannot connect to {system.label}: {exc}"
     if tail:
-        lines = "\n".join("    " + line for line in tail.splitlines()[-15:])
+        kept = [line.rstrip() for line in tail.splitlines() if line.strip()]
+        lines = "\n".join("    " + line for line in kept[-15:])
         message += f"\nSerial console ({run_dir}/serial.log) ends with:\n{lines}"
     return message
 
