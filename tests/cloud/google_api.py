@@ -143,9 +143,10 @@ class FakeGoogle(FakeApi):
             return Reply(
                 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
             )
-        # Google's token endpoint wants its own URL as the audience, wherever it is reached.
-        audience = "https://oauth2.googleapis.com/token"
-        if claims.get("iss") != self.email or claims.get("aud") != audience:
+        # The audience is Google's token URL (google-auth) or the key's token_uri (Go's
+        # oauth2, which the real endpoint accepts too).
+        audiences = ("https://oauth2.googleapis.com/token", f"{self.url}/token")
+        if claims.get("iss") != self.email or claims.get("aud") not in audiences:
             return Reply(400, {"error": "invalid_grant", "error_description": "Invalid JWT."})
         access = "ya29." + token()
         self.tokens.add(access)
