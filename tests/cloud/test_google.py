@@ -265,3 +265,70 @@ def test_the_example_project_runs_against_the_local_api(pytester, tmp_path_facto
         assert len(google.calls("POST", r"/zones/us-east1-b/instances$")) == 3
     finally:
         google.close()
+
+
+def test_system_fields_and_a_key_file_shape_the_instance(pytester, google):
+    (pytester.path / "keys").mkdir()
+    (pytester.path / "keys" / "sa.json").write_text(google.key())
+    google.add_image("proj", "my-image-v3", "", "My own image")
+    project(
+        pytester,
+        """\
+        google:
+            key: keys/sa.json
+            location: proj/zone-a
+            plan: e2-standard-2
+            systems:
+                - custom-1:
+                    image: my-image-v3
+                    storage: preserve-size
+                    cpu-family: Intel Skylake
+                    secure-boot: true
+                    attach-service-account: true
+                - ubuntu-pro-22.04:
+                    image: ubuntu-os-cloud/ubuntu-2204-lts
+                    storage: 25G
+                    plan: n2-standard-4
+        """,
+        tasks=1,
+    )
+    result = spread(pytester)
+    assert result.ret == 0, result.stdout.str()
+    inserts = {
+        params["disks"][0]["initializeParams"]["sourceImage"]: params
+        for params in (
+            json.loads(body)
+            for (method, path), body in zip(google.requests, google.bodies, strict=True)
+            if method == "POST" and re.search(INSTANCES, path)
+        )
+    }
+    custom = inserts["global/images/my-image-v3"]
+    assert custom["disks"][0]["initializeParams"] == {"sourceImage": "global/images/my-image-v3"}
+    assert custom["machineType"] == "zones/zone-a/machineTypes/e2-standard-2"
+    assert custom["minCpuPlatform"] == "Intel Skylake"
+    assert custom["shieldedInstanceConfig"] == {
+        "enableSecureBoot": True,
+        "enableVtpm": True,
+        "enableIntegrityMonitoring": True,
+    }
+    assert custom["serviceAccounts"] == [
+        {"email": google.email, "scopes": ["https://www.googleapis.com/auth/cloud-platform"]}
+    ]
+    pro = inserts["projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts"]
+    assert pro["disks"][0]["initializeParams"]["diskSizeGb"] == 25
+    assert pro["machineType"] == "zones/zone-a/machineTypes/n2-standard-4"
+    assert "serviceAccounts" not in pro and "shieldedInstanceConfig" not in pro
+    assert google.instances == {}
+
+
+def test_an_unknown_image_is_named_with_the_projects_searched(pytester, google):
+    project(pytester, google_backend(google).replace("- ubuntu-22.04-64:", "- ubuntu-99.04:"))
+    result = spread(pytester)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        [
+            "* Cannot allocate google:ubuntu-99.04: cannot find any Google image matching "
+            '"ubuntu-99.04" on project "proj" or "ubuntu-os-cloud"'
+        ]
+    )
+    assert not google.calls("POST", INSTANCES)
