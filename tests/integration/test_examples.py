@@ -65,6 +65,11 @@ def test_variants_job_names_are_the_readme_listing(tmp_path):
     node_ids = [line for line in done.stdout.splitlines() if "::" in line]
     assert [node_id.split("::")[1] for node_id in node_ids] == listing
     assert node_ids[0] == "cascade/greet/task.yaml::local:sandbox-one:cascade/greet:french"
+    # As the README says: `pytest -k moon` and `spread moon` select the moon jobs.
+    moon = [job for job in listing if job.endswith(":moon")]
+    done = pytest_spread(tmp_path / "pytest-k", VARIANTS, "--collect-only", "-q", "-k", "moon")
+    assert [line.split("::")[1] for line in done.stdout.splitlines() if "::" in line] == moon
+    assert spread(tmp_path / "spread-moon", VARIANTS, "-list", "moon").stdout.splitlines() == moon
 
 
 def test_variants_run_green_with_spread(tmp_path):
@@ -77,9 +82,11 @@ def test_variants_run_green_with_spread(tmp_path):
 
 
 def test_variants_run_green_with_pytest(tmp_path):
-    done = pytest_spread(tmp_path, VARIANTS, "-k", "moon or levels")
+    done = pytest_spread(tmp_path, VARIANTS, "-v")
     assert done.returncode == 0, output(done)
-    assert summary(done).startswith("4 passed, 2 deselected in "), output(done)
+    assert summary(done).startswith("6 passed in "), output(done)
+    for job in shown(VARIANTS, "spread -list"):
+        assert f"::{job} PASSED" in done.stdout
 
 
 def test_a_variant_value_is_checked_by_its_job(tmp_path):
