@@ -88,11 +88,18 @@ class MachinePool:
         except SpreadError as exc:
             self.log(f"Error restoring {lane.machine}: {exc}")
         finally:
+            self._discard(lane)
+        return failures
+
+    def _discard(self, lane: Lane) -> None:
+        """Close the lane's connections and discard its machine; errors are logged."""
+        try:
             # After a reboot the runner holds a newer connection than the lane's first.
             lane.worker.runner.connection.close()
             lane.connection.close()
             self.source.discard(lane.machine)
-        return failures
+        except Exception as exc:  # whatever it is, the run and the other lanes go on
+            self.log(f"Error discarding {lane.machine}: {exc}")
 
     def close(self, *, restore: bool = True) -> None:
         """Restore (unless told not to) and discard every machine; never raises.
@@ -103,5 +110,5 @@ class MachinePool:
             machine = self._lanes[name].machine
             try:
                 self.close_lane(name, restore=restore)
-            except Exception as exc:  # the other lanes still go
-                self.log(f"Error discarding {machine}: {exc}")
+            except Exception as exc:  # a restore that broke unexpectedly: the others still go
+                self.log(f"Error restoring {machine}: {exc}")

@@ -12,6 +12,7 @@ import select
 import signal
 import termios
 import threading
+import time
 import tty
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from pytest_spread.log import held_messages
 from pytest_spread.transport.ssh import Connection, RemoteError
 
 EOF = b"\x04"  # Ctrl-D: what a terminal sends at the end of input
+HANGUP_AFTER = 1.0
 _ONE_AT_A_TIME = threading.Lock()  # one terminal: shells of parallel workers take turns
 
 
@@ -64,11 +66,15 @@ def run_shell(connection: Connection, command: str, fd_in: int = 0, fd_out: int 
 def _pump(channel: Any, fd_in: int, fd_out: int) -> None:
     """Copy the terminal to the channel and back until the remote side ends.
 
-    When the local input ends (EOF), the remote shell gets a Ctrl-D and the
-    end of its input, so it exits as it would at a terminal.
+    When the local input ends (EOF) nobody can type into the shell any more:
+    it gets a Ctrl-D and is hung up (the session closes) if still there
+    HANGUP_AFTER seconds later.
     """
     watched = [channel, fd_in]
+    hangup_at: float | None = None
     while True:
+        if hangup_at is not None and time.monotonic() >= hangup_at:
+            return  # the caller closes the session: the remote shell gets SIGHUP
         readable, _, _ = select.select(watched, [], [], 0.5)
         if channel in readable:
             data = channel.recv(65536)
@@ -84,8 +90,8 @@ def _pump(channel: Any, fd_in: int, fd_out: int) -> None:
                 channel.sendall(data)
             else:
                 channel.sendall(EOF)
-                channel.shutdown_write()
                 watched = [channel]
+                hangup_at = time.monotonic() + HANGUP_AFTER
         if channel.exit_status_ready() and not channel.recv_ready():
             return
 

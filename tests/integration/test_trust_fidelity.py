@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,12 +31,18 @@ def ledger_yaml(
     project_extra: str = "",
     backend_extra: str = "",
     suite_extra: str = "",
+    machines: dict[str, Any] | None = None,
 ) -> str:
     """An adhoc project on `machine` whose allocate and discard log to `ledger`.
 
     Each allocation writes `allocate <system> <address>`, each discard
     `discard <system> <address>`: `leftover(ledger)` counts what was never discarded.
+    `machines` maps some systems to machines of their own (else `machine`).
     """
+    address = machine.address
+    if machines:
+        cases = " ".join(f"{name}) echo {m.address};;" for name, m in machines.items())
+        address = f"$(case $SPREAD_SYSTEM in {cases} *) echo {machine.address};; esac)"
     lines = [
         "project: p",
         "path: /srv/spread-p",
@@ -44,8 +51,8 @@ def ledger_yaml(
         "    adhoc:",
         "        allocate: |",
         *("            " + line for line in textwrap.dedent(allocate_extra).splitlines()),
-        f'            echo "allocate $SPREAD_SYSTEM {machine.address}" >> {ledger}',
-        f"            ADDRESS {machine.address}",
+        f'            echo "allocate $SPREAD_SYSTEM {address}" >> {ledger}',
+        f"            ADDRESS {address}",
     ]
     if discard:
         lines += [
@@ -56,7 +63,8 @@ def ledger_yaml(
     lines += ["        systems:"]
     for system in systems:
         lines.append(f"            - {system}:")
-        lines.append(f"                password: {machine.password if password else ''}")
+        owner = (machines or {}).get(system, machine)
+        lines.append(f"                password: {owner.password if password else ''}")
     lines += ["suites:", "    tests/:", "        summary: s"]
     lines += [*("        " + line for line in textwrap.dedent(suite_extra).splitlines())]
     return "\n".join(lines) + "\n"
