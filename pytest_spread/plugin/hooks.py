@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Generator
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -110,8 +111,10 @@ def _finish_running_jobs(session: pytest.Session, dsession: Any) -> None:
         dsession.shouldstop = reason
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and not hasattr(session.config, "workerinput"):
-        reporter.write_line("")
-        reporter.write_line(FIRST_MESSAGE, yellow=True, bold=True)
+        capture = session.config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else nullcontext():
+            reporter.write_line("")  # on the terminal, not in a test's captured output
+            reporter.write_line(FIRST_MESSAGE, yellow=True, bold=True)
 
 
 def _stop_at_once(state: SpreadState) -> None:
