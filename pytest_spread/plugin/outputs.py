@@ -112,6 +112,17 @@ def _log_level(verbosity: int) -> int:
     return {1: logging.INFO, 2: VERBOSE}.get(verbosity, logging.DEBUG)
 
 
+def _configured_levels(config: pytest.Config) -> list[int]:
+    """The levels of pytest's log options and ini settings that are set."""
+    levels = []
+    for name in ("log_level", "log_file_level", "log_cli_level"):
+        value = config.getoption(name, None) or config.getini(name)
+        if value:
+            level = logging.getLevelName(str(value).upper())
+            levels.append(level if isinstance(level, int) else int(value))
+    return levels
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """With --spread (hooks.py made the state): observers for the machines of this process;
@@ -124,8 +135,9 @@ def pytest_configure(config: pytest.Config) -> None:
         level = _log_level(verbosity)
         lines = config.stash[LINES] = LogLines(level)
         LOGGER.addHandler(lines)
-        if LOGGER.level == logging.NOTSET or LOGGER.level > level:
-            LOGGER.setLevel(level)
+        wanted = min(level, *_configured_levels(config))  # --log-level=DEBUG still gets all
+        if LOGGER.level == logging.NOTSET or LOGGER.level > wanted:
+            LOGGER.setLevel(wanted)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(Progress(config), "spread-progress")
         path = _path(config, "spread_json")
