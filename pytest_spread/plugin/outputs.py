@@ -135,7 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
         level = _log_level(verbosity)
         lines = config.stash[LINES] = LogLines(level)
         LOGGER.addHandler(lines)
-        wanted = min(level, *_configured_levels(config))  # --log-level=DEBUG still gets all
+        wanted = min([level, *_configured_levels(config)])  # --log-level=DEBUG gets all
         if LOGGER.level == logging.NOTSET or LOGGER.level > wanted:
             LOGGER.setLevel(wanted)
     if not hasattr(config, "workerinput"):
