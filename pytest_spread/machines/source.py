@@ -299,6 +299,7 @@ class MachineSource:
             )
         except AllocationError as exc:
             if stopped():
+                self.log(f"Cannot allocate {job.lane}: interrupted")
                 raise SpreadError(f"cannot allocate {job.lane}: interrupted") from None
             note(exc)
             raise SpreadError(f"cannot allocate {job.lane}: {exc}") from None
