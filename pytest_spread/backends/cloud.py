@@ -1,4 +1,4 @@
-"""What the cloud backends share: the local user's name, and allocations in flight.
+"""What the cloud backends share: names, image terms, timestamps, allocations in flight.
 
 A machine being allocated is not yet in the reuse file, so nothing else
 knows about it; `InFlight` does, and `interrupt()` (called when a run is
@@ -9,11 +9,73 @@ allocating threads give up at their next wait.
 from __future__ import annotations
 
 import os
+import re
 import threading
+import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pytest_spread.backends.base import AllocationError
+
+MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+NAME_RE = re.compile(r"^([a-z]{3})(\d\d)(\d\d)(\d\d)-(\d{6})$")
+TERM_RE = re.compile(r"[a-z]+|[0-9](?:[0-9.]*[0-9])?")
+
+
+def instance_name(now: datetime) -> str:
+    """Spread's name for an instance created at `now` (UTC): `nov241834-123456`."""
+    return f"{MONTHS[now.month - 1]}{now:%d%H%M}-{now.microsecond:06d}"
+
+
+def is_spread_name(name: str) -> bool:
+    """Whether the name parses back as one of Spread's (only those are ever deleted)."""
+    match = NAME_RE.match(name)
+    if not match or match.group(1) not in MONTHS:
+        return False
+    day, hour, minute = (int(match.group(i)) for i in (2, 3, 4))
+    return 1 <= day <= 31 and hour < 24 and minute < 60
+
+
+class Names:
+    """Spread's instance names, never the same one twice in a process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = ""
+
+    def new(self) -> str:
+        with self._lock:
+            while (name := instance_name(datetime.now(timezone.utc))) == self._last:
+                time.sleep(0.000_01)
+            self._last = name
+        return name
+
+
+def terms(text: str) -> list[str]:
+    """Spread's search terms of an image name or description: words and numbers."""
+    return TERM_RE.findall(text.lower())
+
+
+def contains_terms(superset: list[str], subset: list[str]) -> bool:
+    """Whether `subset` appears in `superset` in order (not necessarily adjacent)."""
+    rest = iter(superset)
+    return all(term in rest for term in subset)
+
+
+def timestamp(text: str) -> datetime | None:
+    """An API's ISO 8601 time (`Z`, an offset, or none for UTC); None when unreadable."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def older_than(created: str, limit_ns: int, now: datetime) -> bool:
+    """Whether an instance created at `created` is older than `limit_ns` (Spread's -gc)."""
+    moment = timestamp(created)
+    return moment is not None and (now - moment).total_seconds() * 1e9 > limit_ns
 
 
 def local_user() -> str:

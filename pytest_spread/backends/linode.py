@@ -29,7 +29,7 @@ from typing import Any
 import requests
 
 from pytest_spread.backends.base import AllocationError, Machine
-from pytest_spread.backends.cloud import InFlight, local_user
+from pytest_spread.backends.cloud import InFlight, local_user, older_than
 from pytest_spread.backends.http import Api, ApiError, Pacing, status_error
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.model import Backend, System
@@ -159,11 +159,7 @@ class LinodeProvider:
                     )
                     warned = True
                 continue
-            created = _timestamp(str(item.get("created", "")))
-            if (
-                created is None
-                or (now - created).total_seconds() * 1e9 <= self.backend.halt_timeout
-            ):
+            if not older_than(str(item.get("created", "")), self.backend.halt_timeout, now):
                 continue
             self.log(f"Server {label} exceeds halt-timeout. Shutting it down...")
             try:
@@ -368,12 +364,3 @@ def _region_names(item: dict[str, Any]) -> list[str]:
 def _image_names(item: dict[str, Any]) -> list[str]:
     ident, label = str(item.get("id", "")), str(item.get("label", ""))
     return [ident, ident.removeprefix("linode/"), label, derived_name(label)]
-
-
-def _timestamp(text: str) -> datetime | None:
-    """Linode's `2018-01-01T00:01:01` (UTC) as an aware datetime."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -20,20 +20,21 @@ import base64
 import ipaddress
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from pytest_spread.backends import openstack_auth
 from pytest_spread.backends.base import AllocationError, Machine
-from pytest_spread.backends.cloud import InFlight, local_user
-from pytest_spread.backends.google import contains_terms, instance_name, terms
-from pytest_spread.backends.http import Api, ApiError, Pacing
+from pytest_spread.backends.cloud import (
+    InFlight,
+    Names,
+    local_user,
+    older_than,
+)
+from pytest_spread.backends.http import ApiError, Pacing
+from pytest_spread.backends.openstack_rest import OpenStackApi
 from pytest_spread.project.gocompat import format_duration, go_quote, parse_duration
 from pytest_spread.project.model import Backend, System
 
@@ -117,25 +118,21 @@ class OpenStackProvider:
         self.log = log
         self.pacing = Pacing.from_env(poll=5.0)
         self.in_flight = InFlight()
-        self._lock = threading.Lock()
-        self._api: Api | None = None
-        self._session: openstack_auth.Session | None = None
-        self._key_error: AllocationError | None = None
-        self._settings: dict[str, str] = {}
-        self._last_name = ""
+        self.names = Names()
+        self.api = OpenStackApi(backend, project_dir, self.pacing, log)
 
     # -- the provider interface -----------------------------------------------
 
     def allocate(self, system: System, username: str, password: str) -> Machine:
-        self._check_key()
-        name = self._new_name()
-        flavor = self._flavor(system.plan or DEFAULT_FLAVOR)
-        networks = self._networks(system.networks or self.backend.networks)
-        image = self._image(system.image)
+        self.api.check_key()
+        name = self.names.new()
+        flavor = self.api.flavor(system.plan or DEFAULT_FLAVOR)
+        networks = self.api.networks(system.networks or self.backend.networks)
+        image = self.api.image(system.image)
         groups = system.groups or self.backend.groups
         params = self._server(system, name, flavor, networks, image, groups)
         try:
-            created = self._do("POST", "compute", "/servers", {"server": params})
+            created = self.api.do("POST", "compute", "/servers", {"server": params})
         except AllocationError as exc:
             raise AllocationError(f"cannot create instance: {exc}", fatal=True) from None
         ident = str((created.get("server") or {}).get("id", ""))
@@ -174,7 +171,7 @@ class OpenStackProvider:
         return machine
 
     def discard(self, machine: Machine) -> None:
-        self._check_key()
+        self.api.check_key()
         self._remove(str(machine.data.get("id", "")))
 
     def interrupt(self) -> None:
@@ -183,9 +180,9 @@ class OpenStackProvider:
 
     def collect_garbage(self) -> None:
         """Delete servers tagged spread=true older than their halt-timeout."""
-        self._check_key()
+        self.api.check_key()
         now = datetime.now(timezone.utc)
-        result = self._do("GET", "compute", "/servers/detail")
+        result = self.api.do("GET", "compute", "/servers/detail")
         for item in result.get("servers") or []:
             metadata = item.get("metadata") or {}
             if metadata.get("spread") != "true":
@@ -203,13 +200,7 @@ class OpenStackProvider:
             if timeout == 0:
                 continue
             self.log(f"Checking openstack instance {name}...")
-            try:
-                created = datetime.fromisoformat(
-                    str(item.get("created", "")).replace("Z", "+00:00")
-                )
-            except ValueError:
-                continue
-            if (now - created).total_seconds() * 1e9 <= timeout:
+            if not older_than(str(item.get("created", "")), timeout, now):
                 continue
             self.log(f"Server {name} exceeds halt-timeout. Shutting it down...")
             try:
@@ -218,13 +209,6 @@ class OpenStackProvider:
                 self.log(f"WARNING: Cannot garbage collect server {name}: {exc}")
 
     # -- allocation steps -----------------------------------------------------
-
-    def _new_name(self) -> str:
-        with self._lock:
-            while (name := instance_name(datetime.now(timezone.utc))) == self._last_name:
-                time.sleep(0.000_01)
-            self._last_name = name
-        return name
 
     def _server(
         self,
@@ -263,7 +247,7 @@ class OpenStackProvider:
             ],
         }
         if groups:
-            params["security_groups"] = [{"name": group} for group in self._groups(groups)]
+            params["security_groups"] = [{"name": group} for group in self.api.groups(groups)]
         if self.backend.location:
             params["availability_zone"] = self.backend.location
         return params
@@ -274,7 +258,7 @@ class OpenStackProvider:
         while True:
             self.in_flight.sleep(self.pacing.poll)
             try:
-                detail = self._do("GET", "compute", f"/servers/{ident}").get("server") or {}
+                detail = self.api.do("GET", "compute", f"/servers/{ident}").get("server") or {}
             except AllocationError:
                 detail = {}
             status = detail.get("status")
@@ -298,7 +282,7 @@ class OpenStackProvider:
         deadline = time.monotonic() + self.pacing.limit(ADDRESS_LIMIT)
         while True:
             try:
-                detail = self._do("GET", "compute", f"/servers/{ident}").get("server") or {}
+                detail = self.api.do("GET", "compute", f"/servers/{ident}").get("server") or {}
             except AllocationError as exc:
                 raise AllocationError(
                     f"cannot get IP address for Openstack instance {server}: {exc}"
@@ -319,7 +303,7 @@ class OpenStackProvider:
         relog = start + 60
         while True:
             try:
-                result = self._do(
+                result = self.api.do(
                     "POST", "compute", f"/servers/{ident}/action", {"os-getConsoleOutput": {}}
                 )
                 output = str(result.get("output") or "")
@@ -366,136 +350,22 @@ class OpenStackProvider:
         if not ident:
             raise AllocationError("the server has no id")
         try:
-            self._do("GET", "compute", f"/servers/{ident}")
+            self.api.do("GET", "compute", f"/servers/{ident}")
         except ApiError as exc:
             if exc.status == 404:
                 return  # gone already
             raise
         try:
-            self._do("DELETE", "compute", f"/servers/{ident}")
+            self.api.do("DELETE", "compute", f"/servers/{ident}")
         except AllocationError as exc:
             raise AllocationError(f"cannot remove openstack instance: {exc}") from None
         deadline = time.monotonic() + self.pacing.limit(REMOVE_LIMIT)
         while time.monotonic() < deadline:
             try:
-                detail = self._do("GET", "compute", f"/servers/{ident}").get("server") or {}
+                detail = self.api.do("GET", "compute", f"/servers/{ident}").get("server") or {}
             except AllocationError:
                 return
             if detail.get("status") == "DELETED":
                 return
             time.sleep(self.pacing.poll)
         self.log(f"cannot remove the openstack server {ident}: timeout reached")
-
-    # -- lookups ---------------------------------------------------------------
-
-    def _flavor(self, name: str) -> dict[str, Any]:
-        try:
-            flavors = self._do("GET", "compute", "/flavors").get("flavors") or []
-        except AllocationError as exc:
-            raise AllocationError(f"cannot retrieve flavors list: {exc}") from None
-        for flavor in flavors:
-            if flavor.get("name") == name:
-                return dict(flavor)
-        raise AllocationError(f"cannot find valid flavor with name {go_quote(name)}", fatal=True)
-
-    def _networks(self, names: tuple[str, ...]) -> list[str]:
-        try:
-            networks = self._do("GET", "network", "/v2.0/networks").get("networks") or []
-        except AllocationError as exc:
-            raise AllocationError(f"cannot retrieve networks list: {exc}") from None
-        if not names:
-            for network in networks:
-                if not network.get("router:external"):
-                    return [str(network["id"])]
-            raise AllocationError("cannot find valid network to create floating IP", fatal=True)
-        found = []
-        for name in names:
-            match = [n for n in networks if n.get("name") == name]
-            if not match:
-                raise AllocationError(
-                    f"cannot find valid network with name {go_quote(name)}", fatal=True
-                )
-            found.append(str(match[0]["id"]))
-        return found
-
-    def _groups(self, names: tuple[str, ...]) -> list[str]:
-        try:
-            result = self._do("GET", "network", "/v2.0/security-groups")
-        except AllocationError as exc:
-            raise AllocationError(f"cannot retrieve security groups: {exc}") from None
-        known = {str(group.get("name")) for group in result.get("security_groups") or []}
-        if not known:
-            raise AllocationError("cannot find any groups", fatal=True)
-        for name in names:
-            if name not in known:
-                raise AllocationError(
-                    f"cannot find valid group with name {go_quote(name)}", fatal=True
-                )
-        return list(names)
-
-    def _image(self, wanted: str) -> dict[str, Any]:
-        images: list[dict[str, Any]] = []
-        path = "/v2/images?limit=500"
-        while path:
-            try:
-                page = self._do("GET", "image", path)
-            except AllocationError as exc:
-                raise AllocationError(f"cannot retrieve images list: {exc}") from None
-            images += [
-                i for i in page.get("images") or [] if str(i.get("status")).lower() == "active"
-            ]
-            path = str(page.get("next") or "")
-        for image in images:
-            if image.get("name") == wanted:
-                return image
-        newest = sorted(images, key=lambda i: str(i.get("created_at", "")), reverse=True)
-        for image in newest:
-            if str(image.get("name", "")).startswith(wanted):
-                return image
-        wanted_terms = terms(wanted)
-        for image in newest:
-            if contains_terms(terms(str(image.get("name", ""))), wanted_terms):
-                return image
-        raise AllocationError(f"cannot find matching image for {go_quote(wanted)}", fatal=True)
-
-    # -- the API ---------------------------------------------------------------
-
-    def _check_key(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                return
-            if self._key_error is not None:
-                raise self._key_error
-            settings: dict[str, str] = {}
-            try:
-                settings = openstack_auth.read_settings(self.backend.key, self.project_dir)
-                secrets = [settings.get(n, "") for n in openstack_auth.SECRET_SETTINGS]
-                api = Api(
-                    "OpenStack",
-                    requests.Session(),
-                    self.pacing,
-                    lambda: [*secrets, *self._token()],
-                    self.log,
-                )
-                self._session = openstack_auth.authenticate(api, settings)
-                self._api, self._settings = api, settings
-            except AllocationError as exc:
-                self._key_error = AllocationError(str(exc), fatal=True)
-                raise self._key_error from None
-
-    def _token(self) -> list[str]:
-        return [self._session.token] if self._session is not None else []
-
-    def _do(self, method: str, service: str, path: str, body: Any = None) -> dict[str, Any]:
-        session, api = self._session, self._api
-        assert session is not None and api is not None, "OpenStack API used before the key check"
-        url = path if path.startswith("http") else session.url(service, path)
-        response = api.call(method, url, body, headers={"X-Auth-Token": session.token})
-        if response.status == 401:  # the token expired during a long run: log in again
-            session = self._session = openstack_auth.authenticate(api, self._settings)
-            response = api.call(method, url, body, headers={"X-Auth-Token": session.token})
-        data = response.data if isinstance(response.data, dict) else {}
-        if response.status >= 400:
-            message = openstack_auth.error_message(response.data, response.text, response.status)
-            raise ApiError(api.hide(message), response.status)
-        return data
