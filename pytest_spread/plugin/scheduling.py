@@ -41,6 +41,7 @@ class LaneScheduling:
         self.workers: dict[str, int] = {}
         self.shut_down: set[Any] = set()
         self.python_jobs: dict[int, Job] = {}  # collection index -> job of a Python test
+        self.plain: list[int] = []  # other pytest items (no machine): any node runs them
 
     # -- protocol properties ----------------------------------------------------
 
@@ -60,7 +61,7 @@ class LaneScheduling:
 
     @property
     def has_pending(self) -> bool:
-        return self.board is not None and self.board.pending > 0
+        return bool(self.plain) or (self.board is not None and self.board.pending > 0)
 
     # -- nodes ------------------------------------------------------------------
 
@@ -85,6 +86,7 @@ class LaneScheduling:
             return None
         assert self.collection is not None
         crashed = self.collection[pending[0]]
+        self.plain[:0] = [index for index in pending[1:] if self._job_at(index) is None]
         if lane is not None and self.board is not None:
             # The others go back to their lane for the remaining nodes.
             jobs = [self._job_at(index) for index in pending[1:]]
@@ -121,7 +123,8 @@ class LaneScheduling:
             if job is None and (job := python_job(self.matrix, nodeid)) is not None:
                 self.python_jobs[index] = job  # a Python test in a suite (plugin/pytests.py)
             if job is None:
-                continue  # not a Spread job: not ours to place
+                self.plain.append(index)  # not a Spread job: a node with no lane work runs it
+                continue
             self.index_of[id(job)] = index
             jobs.append(job)
         self.board = LaneBoard(jobs, self.seed, self.hints)
@@ -134,6 +137,11 @@ class LaneScheduling:
         pending = self.node2pending[node]
         while len(pending) < PENDING_PER_NODE:
             job = self._next_job(node)
+            if job is None and self.plain:
+                index = self.plain.pop(0)
+                pending.append(index)
+                node.send_runtest_some([index])
+                continue
             if job is None:
                 # Nothing for it now (lanes done or at their workers): its worker finishes
                 # what it has and stops, discarding its machine.
