@@ -57,14 +57,14 @@ def bios_path(name: str) -> str:
 def qemu_command(system: System, image: Path, memory: int, run_dir: Path, accel: str) -> list[str]:
     """The qemu-system-x86_64 command line of a machine (Spread's qemuCmd)."""
     command = ["qemu-system-x86_64"]
-    if os.environ.get("SPREAD_QEMU_GUI") != "1":
-        command.append("-nographic")
     if system.bios == "uefi":
         command += ["-bios", bios_path(system.bios)]
     elif system.bios:
         raise AllocationError(
             f'cannot set bios to {go_quote(system.bios)}, only "uefi" or unset are supported'
         )
+    if os.environ.get("SPREAD_QEMU_GUI") != "1":
+        command.append("-nographic")
     command += ["-enable-kvm"] if accel == "kvm" else ["-accel", "tcg"]
     serial = f"socket,id=serial,path={run_dir}/serial.sock,server=on,wait=off"
     command += [
@@ -146,7 +146,7 @@ class QEMUProvider:
         self, system: System, image: Path, memory: int, accel: str, username: str, password: str
     ) -> tuple[Machine | None, str]:
         """A machine with SSH up, or None and why not ("kvm" when KVM failed)."""
-        run_dir = Path(tempfile.mkdtemp(prefix="spread-qemu-"))
+        run_dir = Path(tempfile.mkdtemp(prefix="spread-qemu-", dir=_short_tmp()))
         command = qemu_command(system, image, memory, run_dir, accel)
         self.log(
             f"Serial and monitor for {system.label} available at "
@@ -230,7 +230,7 @@ def forwarded_port(run_dir: Path, process: subprocess.Popen[bytes]) -> int:
     deadline = time.monotonic() + 30
     while True:
         if process.poll() is not None:
-            raise OSError(f"qemu exited with status {process.returncode}")
+            raise OSError(f"qemu exited with status {process.returncode}: {_qemu_error(run_dir)}")
         try:
             with socket.socket(socket.AF_UNIX) as monitor:
                 monitor.settimeout(5)
@@ -285,6 +285,12 @@ def wait_for_ssh(
         if time.monotonic() - start >= timeout:
             raise OSError(f"no SSH server answered within {timeout:.0f}s")
         time.sleep(0.5)
+
+
+def _short_tmp() -> str:
+    """$TMPDIR, unless too long for the unix socket paths in it (108 bytes at most)."""
+    base = tempfile.gettempdir()
+    return base if len(base) <= 60 else "/tmp"
 
 
 def _qemu_error(run_dir: Path) -> str:

@@ -9,8 +9,10 @@ machines' run directories.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -82,12 +84,15 @@ class QEMUProject:
 @pytest.fixture
 def qemu_project(tmp_path: Path):
     """An empty project with its own HOME and TMPDIR; no QEMU of it may outlive the test."""
-    root, home, tmp = tmp_path / "project", tmp_path / "home", tmp_path / "tmp"
-    for directory in (root, home, tmp):
+    root, home = tmp_path / "project", tmp_path / "home"
+    for directory in (root, home):
         directory.mkdir()
+    # Short: QEMU's unix sockets live in it, and their paths may not pass 108 bytes.
+    tmp = Path(tempfile.mkdtemp(prefix="qemu-test-", dir="/tmp"))
     (root / "pytest.ini").write_text("[pytest]\n")
     yield QEMUProject(root, home, tmp)
-    left = qemu_processes(tmp_path)
+    left = qemu_processes(tmp_path) + qemu_processes(tmp)
     for pid in left:
         os.kill(int(pid), 9)
+    shutil.rmtree(tmp, ignore_errors=True)
     assert left == [], f"QEMU processes left running: {left}"
