@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pytest_spread.backends.base import AllocationError
+from pytest_spread.interrupts import STOPPING
 
 MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 NAME_RE = re.compile(r"^([a-z]{3})(\d\d)(\d\d)(\d\d)-(\d{6})$")
@@ -103,20 +104,28 @@ class InFlight:
             self._pending[key] = delete
 
     def done(self, key: str) -> None:
-        """The instance is handed out (or deleted): no longer ours to clean up."""
+        """The instance is handed out (or being deleted): no longer ours to clean up."""
         with self._lock:
             self._pending.pop(key, None)
-        self.check()
 
     def check(self) -> None:
-        """AllocationError when the run was abandoned."""
-        if self._interrupted.is_set():
+        """AllocationError when the run was interrupted (Ctrl-C) or abandoned."""
+        if self._interrupted.is_set() or STOPPING.is_set():
             raise AllocationError("interrupted", fatal=True)
 
     def sleep(self, seconds: float) -> None:
-        """Wait, or stop waiting with AllocationError when the run is abandoned."""
-        if self._interrupted.wait(seconds):
-            raise AllocationError("interrupted", fatal=True)
+        """Wait, or stop waiting with AllocationError when the run is interrupted.
+
+        As in Spread, the first Ctrl-C ends the waits of allocations: the
+        allocating thread then deletes its instance itself.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            self.check()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._interrupted.wait(min(left, 0.05))
 
     def interrupt(self) -> None:
         """Delete every instance in flight; later waits of the allocating threads fail."""

@@ -53,9 +53,9 @@ def assert_hidden(secrets: list[str], result: pytest.RunResult, root: Path) -> N
 
 
 def interrupt_during_allocation(
-    pytester: pytest.Pytester, allocating: Callable[[], bool], *args: str
+    pytester: pytest.Pytester, allocating: Callable[[], bool], *args: str, times: int = 2
 ) -> tuple[int, str]:
-    """Run spread, press Ctrl-C twice once `allocating()` holds; (exit status, output)."""
+    """Run spread, press Ctrl-C `times` once `allocating()` holds; (exit status, output)."""
     log = pytester.path / "interrupted.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
@@ -69,9 +69,9 @@ def interrupt_during_allocation(
             while not allocating() and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert allocating(), log.read_text()
-            process.send_signal(signal.SIGINT)
-            time.sleep(0.2)
-            process.send_signal(signal.SIGINT)
+            for _ in range(times):
+                process.send_signal(signal.SIGINT)
+                time.sleep(0.2)
             status = process.wait(timeout=60)
         finally:
             if process.poll() is None:

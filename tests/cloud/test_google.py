@@ -238,11 +238,12 @@ def test_a_key_that_is_not_json_is_named_without_its_content(pytester, google):
     assert "secret-material" not in result.stdout.str() + result.stderr.str()
 
 
-def test_ctrl_c_during_allocation_leaves_no_instance(pytester, google):
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_allocation_leaves_no_instance(pytester, google, presses):
     google.boot_delay = 2.0
     project(pytester, google_backend(google), tasks=2)
     status, output = interrupt_during_allocation(
-        pytester, lambda: bool(google.calls("POST", INSTANCES)), "-seed=1"
+        pytester, lambda: bool(google.calls("POST", INSTANCES)), "-seed=1", times=presses
     )
     assert status != 0, output
     assert google.instances == {}, output

@@ -136,11 +136,12 @@ def test_a_server_without_ssh_is_removed(pytester, humbox):
     assert humbox.servers == {} and len(humbox.created) == 1
 
 
-def test_ctrl_c_during_allocation_leaves_no_server(pytester, humbox):
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_allocation_leaves_no_server(pytester, humbox, presses):
     humbox.unreachable = True  # allocation waits for SSH until interrupted
     project(pytester, humbox_backend(humbox), tasks=2)
     status, output = interrupt_during_allocation(
-        pytester, lambda: len(humbox.servers) == 2, "-seed=1"
+        pytester, lambda: len(humbox.servers) == 2, "-seed=1", times=presses
     )
     assert status != 0, output
     assert humbox.servers == {}, output

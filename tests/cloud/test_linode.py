@@ -184,11 +184,12 @@ def test_unknown_plan_region_image_and_kernel_are_named(pytester, linode):
     assert not linode.calls("POST", CREATE)
 
 
-def test_ctrl_c_during_allocation_leaves_no_server(pytester, linode):
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_allocation_leaves_no_server(pytester, linode, presses):
     linode.fail("POST", r"/boot$", 200, {}, times=-1)  # boots that never finish
     project(pytester, linode_backend(), tasks=2)
     status, output = interrupt_during_allocation(
-        pytester, lambda: len(linode.calls("POST", r"/boot$")) == 2, "-seed=1"
+        pytester, lambda: len(linode.calls("POST", r"/boot$")) == 2, "-seed=1", times=presses
     )
     assert status != 0, output
     assert linode.instances == {}, output

@@ -216,11 +216,12 @@ def test_proxy_ports_follow_the_address_offset_in_the_cidr():
     assert proxy_address("192.0.2.1", "proxy.example", relations) is None
 
 
-def test_ctrl_c_during_allocation_leaves_no_server(pytester, openstack):
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_allocation_leaves_no_server(pytester, openstack, presses):
     openstack.build_delay = 2.0
     project(pytester, openstack_backend(), tasks=2)
     status, output = interrupt_during_allocation(
-        pytester, lambda: len(openstack.created) == 2, "-seed=1"
+        pytester, lambda: len(openstack.created) == 2, "-seed=1", times=presses
     )
     assert status != 0, output
     assert openstack.servers == {}, output
