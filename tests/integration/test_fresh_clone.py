@@ -71,21 +71,39 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open(shared / "fresh-clone-wheels.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (wheels / "done").exists():
-            frozen = subprocess.run(
-                [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.splitlines()
-            build = re.findall(r"requires = \[([^]]*)\]", (ROOT / "pyproject.toml").read_text())
-            backend = re.findall(r'"([^"]+)"', build[0])
             argv = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels)]
             done = subprocess.run(
-                [*argv, *frozen, *backend], capture_output=True, text=True, timeout=300
+                [*argv, *installed(), *build_requirements()],
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
             assert done.returncode == 0, done.stdout + done.stderr
             (wheels / "done").touch()
     return wheels
+
+
+def installed() -> list[str]:
+    """This virtualenv's distributions, pinned, but pytest-spread (the clone builds it)."""
+    frozen = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    return [
+        line
+        for line in frozen
+        if line
+        and not line.startswith("#")
+        and re.split(r"[=@ ]", line)[0].lower().replace("_", "-") != "pytest-spread"
+    ]
+
+
+def build_requirements() -> list[str]:
+    """pyproject.toml's [build-system] requires (pip builds the clone with them)."""
+    build = re.findall(r"requires = \[([^]]*)\]", (ROOT / "pyproject.toml").read_text())
+    return re.findall(r'"([^"]+)"', build[0])
 
 
 def run(script: str, cwd: Path, wheels: Path) -> subprocess.CompletedProcess[str]:
