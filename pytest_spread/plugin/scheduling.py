@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_spread.interrupts import STOPPING
 from pytest_spread.plugin.items import python_job
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.order import NO_HINTS, Hints, LaneBoard, workers_per_lane
@@ -42,6 +43,7 @@ class LaneScheduling:
         self.shut_down: set[Any] = set()
         self.python_jobs: dict[int, Job] = {}  # collection index -> job of a Python test
         self.plain: list[int] = []  # other pytest items (no machine): any node runs them
+        self.differs = ""  # why the nodes' collections cannot be scheduled
 
     # -- protocol properties ----------------------------------------------------
 
@@ -72,8 +74,10 @@ class LaneScheduling:
         self.node2collection[node] = list(collection)
         if self.collection is None:
             self.collection = list(collection)
-        elif list(collection) != self.collection:
-            raise RuntimeError(f"node {node.gateway.id} collected different jobs")
+        elif list(collection) != self.collection and not self.differs:
+            # A node interrupted while collecting (Ctrl-C), or a project that changed:
+            # nothing is scheduled and the nodes shut down, as xdist's own schedulers do.
+            self.differs = f"node {node.gateway.id} collected different jobs"
 
     def remove_node(self, node: Any) -> str | None:
         self.shut_down.discard(node)
@@ -97,6 +101,13 @@ class LaneScheduling:
 
     def schedule(self) -> None:
         assert self.collection_is_completed
+        if self.differs:
+            if not STOPPING.is_set():  # not a Ctrl-C cutting a collection short
+                raise RuntimeError(self.differs)
+            for node in self.nodes:
+                self.shut_down.add(node)
+                node.shutdown()
+            return
         if self.board is None:
             self._build_board()
         for node in list(self.node2pending):
@@ -132,15 +143,14 @@ class LaneScheduling:
 
     def _fill(self, node: Any) -> None:
         """Keep two jobs pending on the node; shut it down when it can get no more."""
-        if node in self.shut_down:
-            return
+        if node in self.shut_down or getattr(node, "_shutdown_sent", False):
+            return  # going down (-x, Ctrl-C, the end): it gets no more work
         pending = self.node2pending[node]
         while len(pending) < PENDING_PER_NODE:
             job = self._next_job(node)
             if job is None and self.plain:
-                index = self.plain.pop(0)
-                pending.append(index)
-                node.send_runtest_some([index])
+                if not self._send(node, self.plain.pop(0)):
+                    return
                 continue
             if job is None:
                 # Nothing for it now (lanes done or at their workers): its worker finishes
@@ -148,9 +158,24 @@ class LaneScheduling:
                 self.shut_down.add(node)
                 node.shutdown()
                 return
-            index = self.index_of[id(job)]
-            pending.append(index)
+            if not self._send(node, self.index_of[id(job)]):
+                return
+
+    def _send(self, node: Any, index: int) -> bool:
+        """Hand the item to the node; False (the item put back) when its channel is closed."""
+        try:
             node.send_runtest_some([index])
+        except OSError:  # the node went down meanwhile (Ctrl-C, a crash)
+            job = self._job_at(index)
+            lane = self.board.lane_of.get(node) if self.board is not None else None
+            if job is None:
+                self.plain.insert(0, index)
+            elif lane is not None and self.board is not None:
+                self.board.requeue(lane, [job])
+            self.shut_down.add(node)
+            return False
+        self.node2pending[node].append(index)
+        return True
 
     def _next_job(self, node: Any) -> Job | None:
         board = self.board
