@@ -40,6 +40,7 @@ class FakeOpenStack(FakeApi):
     def __init__(self, workdir: Path) -> None:
         super().__init__(workdir)
         self.username, self.password = "spread", "os-" + secrets.token_hex(12)
+        self.app_credential = (secrets.token_hex(8), "app-" + secrets.token_hex(12))
         self.tokens: set[str] = set()
         self.servers: dict[str, dict[str, Any]] = {}
         self.created: list[dict[str, Any]] = []  # the create requests
@@ -123,7 +124,12 @@ class FakeOpenStack(FakeApi):
     def _auth(self, request: Request) -> Reply:
         identity = request.json()["auth"]["identity"]
         user = identity.get("password", {}).get("user", {})
-        if user.get("name") != self.username or user.get("password") != self.password:
+        credential = identity.get("application_credential", {})
+        if "application_credential" in identity.get("methods", []):
+            valid = (credential.get("id"), credential.get("secret")) == self.app_credential
+        else:
+            valid = (user.get("name"), user.get("password")) == (self.username, self.password)
+        if not valid:
             return _error(401, "error", "The request you have made requires authentication.")
         issued = token()
         self.tokens.add(issued)

@@ -333,3 +333,15 @@ def test_an_unknown_image_is_named_with_the_projects_searched(pytester, google):
         ]
     )
     assert not google.calls("POST", INSTANCES)
+
+
+def test_pytest_xdist_nodes_each_get_an_instance(pytester, google):
+    key = google.key()
+    project(pytester, google_backend(google, key), tasks=4)
+    result = pytester.runpytest_subprocess(
+        "--spread", "-p", "no:cacheprovider", "-n", "2", "--junitxml=out.xml"
+    )
+    result.assert_outcomes(passed=4)
+    assert len(google.calls("POST", INSTANCES)) == 2
+    assert google.instances == {}
+    assert_hidden(secrets_of(google, key), result, pytester.path)

@@ -235,3 +235,17 @@ def test_the_example_project_runs_against_the_local_api(pytester, openstack):
     result.stdout.fnmatch_lines(["*Successful tasks: 1*"])
     assert openstack.created[0]["availability_zone"] == "nova"
     assert openstack.servers == {}
+
+
+def test_application_credentials_from_the_environment(pytester, openstack, monkeypatch):
+    ident, secret = openstack.app_credential
+    monkeypatch.setenv("OS_AUTH_URL", openstack.url + "/identity/v3")
+    monkeypatch.setenv("OS_APPLICATION_CREDENTIAL_ID", ident)
+    monkeypatch.setenv("OS_APPLICATION_CREDENTIAL_SECRET", secret)
+    monkeypatch.setenv("OS_REGION_NAME", "RegionOne")
+    backend = openstack_backend(workers=1).replace("""key: '$(HOST: echo "$OS_CREDENTIALS")'""", "")
+    project(pytester, backend, tasks=1)
+    result = spread(pytester)
+    assert result.ret == 0, result.stdout.str()
+    assert len(openstack.created) == 1 and openstack.servers == {}
+    assert_hidden([secret, *openstack.tokens], result, pytester.path)
