@@ -234,6 +234,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     worker = run.worker if run is not None else None
     if run is None or worker is None:
         return (yield)
+    if worker.options.restore_only:  # --spread-restore: only restore scripts run
+        raise pytest.skip.Exception("--spread-restore runs only the restore scripts")
     job, runner = run.job, worker.runner
     machine, observer = runner.machine, worker.options.observer
     where = f"{job.name} ({machine.label})"

@@ -256,7 +256,7 @@ def test_auto_counts_the_machines_of_python_tests(pytester):
 def test_failed_first_puts_a_failed_python_test_first(pytester):
     # The higher priority of suite high/ would run its test first, but for --ff.
     high = "    high/: {summary: s, priority: 10}\n"
-    pytester.makefile(".yaml", spread=SANDBOX_YAML.format(python=sys.executable) + high)
+    (pytester.path / "spread.yaml").write_text(SANDBOX_YAML.format(python=sys.executable) + high)
     for suite in ("tests", "high"):
         (pytester.path / suite).mkdir()
     (pytester.path / "high" / "test_first.py").write_text("def test_a(spread_job):\n    pass\n")
@@ -279,3 +279,18 @@ def test_failed_first_puts_a_failed_python_test_first(pytester):
         "tests/test_order.py::test_z",
         "high/test_first.py::test_a",
     ]
+
+
+def test_restore_only_runs_no_test_body(pytester):
+    restore = "        restore: echo restored >> /tmp/restored-log\n"
+    (pytester.path / "spread.yaml").write_text(SANDBOX_YAML.format(python=sys.executable) + restore)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_body.py").write_text(
+        "def test_body(spread_machine):\n    raise AssertionError('the body ran')\n"
+    )
+    result = pytester.runpytest(
+        "--spread", "--spread-restore", "--spread-filter", "debian-12", "-rs", "-v"
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*--spread-restore runs only the restore scripts*"])
+    result.stdout.fnmatch_lines(["*Restoring local:debian-12:tests/ (local:debian-12)...*"])
