@@ -18,6 +18,7 @@ import pytest
 
 from pytest_spread.errors import ProjectError, SpreadWarning, display_path
 from pytest_spread.plugin.options import explicit_project
+from pytest_spread.project.hostenv import HostCommands
 from pytest_spread.project.loader import (
     PROJECT_FILES,
     find_project_file,
@@ -44,7 +45,9 @@ def load_matrix(config: pytest.Config, *, controller: bool = False) -> Matrix:
     elif not controller:
         with warnings.catch_warnings(record=True):  # errors still raise
             issue_warnings(project.warnings)
-    return build_matrix(with_workers(project, config.getoption("spread_workers")))
+    # Under xdist, $(HOST:...) commands ran once in the controller: every node uses its values.
+    host = HostCommands(workerinput.get("spread_host_results"))
+    return build_matrix(with_workers(project, config.getoption("spread_workers")), host)
 
 
 FIRST = "gw0"  # the xdist node whose warnings are shown

@@ -22,8 +22,15 @@ VAR_RE = re.compile(r"\$(?:\{([a-zA-Z_][a-zA-Z0-9_]*)\}|([a-zA-Z_][a-zA-Z0-9_]*)
 class HostCommands:
     """Runs `$(HOST:...)` commands once each and remembers their output or error."""
 
-    def __init__(self) -> None:
-        self._results: dict[str, tuple[bool, str]] = {}
+    def __init__(self, known: dict[str, tuple[bool, str]] | None = None) -> None:
+        """`known`: results of another process's run (the xdist controller's), used as is."""
+        self._results: dict[str, tuple[bool, str]] = {
+            ref: (bool(ok), str(text)) for ref, (ok, text) in (known or {}).items()
+        }
+
+    def known(self) -> dict[str, tuple[bool, str]]:
+        """Every command run so far, with its result (to hand to other processes)."""
+        return dict(self._results)
 
     def prefetch(self, values: Iterable[str]) -> None:
         """Run the commands referenced by `values` concurrently (errors surface on use)."""

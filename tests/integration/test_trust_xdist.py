@@ -78,7 +78,7 @@ def test_ctrl_c_during_collection_under_xdist(pytester, two_machines, tmp_path):
     slow_host = "$(HOST: sleep 1; echo v)"
     tasks = {f"tests/t{n}": "summary: t\nexecute: true\n" for n in range(3)}
     two_lane_project(
-        pytester, two_machines, ledger, tasks, project_extra=f"environment:\n    X: {slow_host}\n"
+        pytester, two_machines, ledger, tasks, project_extra=f"environment:\n    X: '{slow_host}'\n"
     )
     for delay in (0.5, 1.0, 1.5, 2.0):
         process = subprocess.Popen(
@@ -97,4 +97,28 @@ def test_ctrl_c_during_collection_under_xdist(pytester, two_machines, tmp_path):
         assert "collected different jobs" not in out, out
         assert "cannot send to" not in out, out
         assert "Traceback" not in out or "KeyboardInterrupt" in out, out
+        assert "invalid YAML" not in out
         assert leftover(ledger) == {}, out
+
+
+# -- 8. $(HOST:...) once per run ------------------------------------------------------------------
+
+
+def test_host_commands_run_once_in_the_controller_and_every_node_uses_them(
+    pytester, two_machines, tmp_path
+):
+    ledger = tmp_path / "ledger"
+    count = tmp_path / "host-runs"
+    host = f"$(HOST: echo run >> {count}; cat /proc/sys/kernel/random/uuid)"
+    tasks = {f"tests/t{n}": "summary: t\nexecute: echo $VALUE >> /root/values\n" for n in range(3)}
+    two_lane_project(
+        pytester, two_machines, ledger, tasks, project_extra=f"environment:\n    VALUE: '{host}'\n"
+    )
+    status, out = run(PYTEST, pytester.path, "-n", "3", timeout=120)
+    assert status == 0, out
+    assert count.read_text().split() == ["run"], out
+    values = set()
+    for machine in two_machines.values():
+        values.update(machine.path("/root/values").read_text().split())
+    assert len(values) == 1, values
+    assert leftover(ledger) == {}
