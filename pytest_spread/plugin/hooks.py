@@ -135,6 +135,10 @@ def pytest_configure_node(node: Any) -> None:
     """xdist controller: the nodes share the run's reuse file and password."""
     if STATE in node.config.stash:
         node.workerinput.update(node_input(node.config))
+        try:  # $(HOST:...) commands run once, here; the nodes use their results
+            node.workerinput["spread_host_results"] = _controller_matrix(node.config).host.known()
+        except pytest.UsageError:
+            pass  # a broken project: the nodes report its error themselves
 
 
 @pytest.hookimpl(optionalhook=True)
