@@ -252,9 +252,26 @@ def pytest_collection(session: pytest.Session) -> None:
         jobs = drop_manual(jobs, _identity, explicit=False)  # no need to collect them at all
     for job in jobs:
         state.jobs_by_file.setdefault(job.task.file, []).append(job)
+    state.task_dirs = {d for file in state.jobs_by_file for d in file.parents}
     # Tens of thousands of items are about to be made and then live until the
     # end: keep the garbage collector from scanning them over and over.
     gc.disable()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Walk into the directories of the project's tasks, also those pytest skips by default.
+
+    Spread lists a task in `build/`, `dist/` or a directory that looks like a
+    virtualenv; pytest's `norecursedirs` would hide it. `--ignore` still wins.
+    """
+    state = config.stash.get(STATE, None)
+    if state is None or collection_path not in state.task_dirs:
+        return None
+    ignored = [Path(path).absolute() for path in config.getoption("ignore") or ()]
+    if any(collection_path == path or path in collection_path.parents for path in ignored):
+        return None
+    return False
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.File | None:

@@ -34,6 +34,7 @@ class SpreadState:
     error: SpreadError | None = None
     error_reported: bool = False
     jobs_by_file: dict[Path, list[Job]] = field(default_factory=dict)
+    task_dirs: set[Path] = field(default_factory=set)  # directories holding task files
     pool: MachinePool | None = None
     report: Report = field(default_factory=Report)
     total: int = 0  # the jobs selected to run
