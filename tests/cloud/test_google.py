@@ -345,3 +345,30 @@ def test_pytest_xdist_nodes_each_get_an_instance(pytester, google):
     assert len(google.calls("POST", INSTANCES)) == 2
     assert google.instances == {}
     assert_hidden(secrets_of(google, key), result, pytester.path)
+
+
+def test_application_default_credentials(pytester, google, monkeypatch, tmp_path):
+    """No key: GOOGLE_APPLICATION_CREDENTIALS names the key file, as gcloud users set it."""
+    key = tmp_path / "adc.json"
+    key.write_text(google.key())
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    project(
+        pytester,
+        google_backend(google).replace("""key: '$(HOST: echo "$SPREAD_GOOGLE_KEY")'""", ""),
+        tasks=1,
+    )
+    result = spread(pytester)
+    assert result.ret == 0, result.stdout.str()
+    assert google.instances == {} and len(google.calls("POST", INSTANCES)) == 1
+
+
+def test_no_credentials_at_all_is_a_clear_error(pytester, google):
+    project(
+        pytester,
+        google_backend(google).replace("""key: '$(HOST: echo "$SPREAD_GOOGLE_KEY")'""", ""),
+        tasks=1,
+    )
+    result = spread(pytester)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines([f"* Cannot allocate {LANE}: cannot use Google credentials: *"])
+    assert not google.calls("POST", INSTANCES)
