@@ -17,6 +17,7 @@ from typing import Any
 import requests
 import yaml
 from pylxd import Client, exceptions
+from pylxd.client import get_session_for_url
 
 from pytest_spread.errors import SpreadError
 
@@ -108,7 +109,10 @@ class LXD:
             if address is None:
                 raise LXDError(f"cannot find lxd remote {self.remote!r} in the lxc configuration")
             cert, verify = _credentials(self.remote)
-            return Client(endpoint=address, cert=cert, verify=verify)
+            session = get_session_for_url(address, verify=verify, cert=cert)
+            # REQUESTS_CA_BUNDLE would otherwise replace the remote's pinned certificate.
+            session.trust_env = False
+            return Client(endpoint=address, cert=cert, verify=verify, session=session)
         except exceptions.ClientConnectionFailed as exc:
             reason = str(exc) or "no answer"
             raise LXDError(
