@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import yaml
 
 from pytest_spread.backends.lxdapi import LXD
+
+from .conftest import instances
 
 TASKS = {
     "one": """\
@@ -114,3 +118,16 @@ def test_pytest_spread_in_parallel(lxd_project):
     assert "8 passed" in out
     assert "Successful tasks: 8" in out
     assert lxd_project.containers() == []
+
+
+def test_the_example_runs(lxd_project):
+    example = Path(__file__).resolve().parents[2] / "examples/lxd"
+    shutil.copytree(example, lxd_project.root, dirs_exist_ok=True)
+    result = lxd_project.spread("-artifacts=artifacts")
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "Successful tasks: 6" in out
+    names = re.findall(r"Allocated lxd:debian-\S+ \((spread-\d+-debian-\S+)\)\.", out)
+    assert len(names) == 4  # two workers for each of the two systems
+    assert not set(names) & set(instances("spread-"))  # all discarded
+    assert (lxd_project.root / "artifacts/lxd:debian-12:tests/main/artifacts/report.txt").exists()

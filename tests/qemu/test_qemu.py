@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
-REBOOT_TASK = """\
-summary: a whole machine, rebooted in the middle
-execute: |
-    if [ "$SPREAD_REBOOT" = 0 ]; then
-        test -d /sys/firmware  # a kernel of its own, not this computer's
-        cat /proc/sys/kernel/random/boot_id > /var/tmp/before
-        echo "first boot $(uname -r)"
-        REBOOT
-    fi
-    test "$(cat /proc/sys/kernel/random/boot_id)" != "$(cat /var/tmp/before)"
-    echo "back after the reboot"
-"""
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples/qemu"
 
 
 @pytest.mark.slow
-def test_a_job_with_a_reboot(qemu_project, qemu_images):
+def test_the_example_a_job_with_a_reboot(qemu_project, qemu_images):
     qemu_project.image("debian-12", qemu_images / "debian-12.img")
-    qemu_project.write(
-        "- debian-12:\n    username: root\n    password: spread\n", {"reboot": REBOOT_TASK}
-    )
+    shutil.copytree(EXAMPLE, qemu_project.root, dirs_exist_ok=True)
     result = qemu_project.run("pytest_spread", "-v", timeout=900)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert "Serial and monitor for qemu:debian-12 available at" in out
-    assert "Rebooting on qemu:debian-12 (qemu:debian-12:tests/reboot) as requested..." in out
+    assert "Rebooting on qemu:debian-12 (qemu:debian-12:tests/main/reboot) as requested..." in out
     assert "Successful tasks: 1" in out
     assert "Discarding qemu:debian-12..." in out
     assert list(qemu_project.tmp.iterdir()) == []  # the run directory goes with the machine
