@@ -28,7 +28,7 @@ from pytest_spread.run.execute import ScriptRunner
 from pytest_spread.run.report import Report
 from pytest_spread.run.worker import MachineWorker, RunOptions
 from pytest_spread.transport.retry import retry, stopped
-from pytest_spread.transport.ssh import Connection, RemoteError
+from pytest_spread.transport.ssh import Connection, HostKeyError, RemoteError
 from pytest_spread.transport.sudo import as_root
 
 Log = Callable[[str], None]
@@ -315,6 +315,7 @@ class MachineSource:
                 errors=RemoteError,
                 timeout=self.options.connect_timeout,
                 interval=0.2,
+                give_up=lambda exc: isinstance(exc, HostKeyError),
             )
         except RemoteError as exc:
             self.log(f"Discarding {machine}, cannot connect: {exc}")

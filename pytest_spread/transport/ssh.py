@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from pytest_spread.errors import SpreadError
+from pytest_spread.transport import hostkeys
 
 
 def _import_paramiko() -> Any:
@@ -50,6 +51,10 @@ WINDOW = 1 << 26  # large windows: uploads are not held back by flow control
 
 class RemoteError(SpreadError):
     """The connection failed or broke while running a command."""
+
+
+class HostKeyError(RemoteError):
+    """The machine's host key is not the one SPREAD_KNOWN_HOSTS lists (trying again is useless)."""
 
 
 @dataclass
@@ -103,6 +108,10 @@ class Connection:
         transport.packetizer.REKEY_PACKETS = 1 << 40
         try:
             transport.start_client(timeout=timeout)
+            refused = hostkeys.problem(transport.get_remote_server_key(), host, port)
+            if refused:  # only with SPREAD_KNOWN_HOSTS: Spread checks no host key
+                transport.close()
+                raise HostKeyError(f"cannot connect to {address}: {refused}")
             _authenticate(transport, username, password)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             transport.close()

@@ -196,3 +196,56 @@ def test_process_watch_sees_a_secret_on_a_command_line(tmp_path):
     with ProcessWatch("s3cr3t-value") as watch:
         subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3)", "s3cr3t-value"])
     assert watch.found
+
+
+# -- 20. opt-in host key checking ------------------------------------------------------------
+
+
+def _host_key_line(machine, key_type: str, key_base64: str) -> str:
+    host, _, port = machine.address.rpartition(":")
+    return f"[{host}]:{port} {key_type} {key_base64}\n"
+
+
+def test_known_hosts_is_checked_only_when_asked(pytester, machine, tmp_path):
+    import paramiko
+
+    from pytest_spread.transport.ssh import split_address
+
+    ledger = tmp_path / "ledger"
+    text = ledger_yaml(machine, ledger, project_extra="restore: rm -rf /srv/spread-p\n")
+    pytester.makefile(".yaml", spread=text)
+    write_tasks(pytester, {"tests/a": "summary: t\nexecute: true\n"})
+    transport = paramiko.Transport(split_address(machine.address))
+    transport.start_client(timeout=10)
+    key = transport.get_remote_server_key()
+    transport.close()
+    good = tmp_path / "known_hosts"
+    good.write_text(_host_key_line(machine, key.get_name(), key.get_base64()))
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")])
+    other = (tmp_path / "k.pub").read_text().split()
+    wrong = tmp_path / "wrong_hosts"
+    wrong.write_text(_host_key_line(machine, other[0], other[1]))
+    unknown = tmp_path / "unknown_hosts"
+    unknown.write_text("[127.0.0.2]:22 " + " ".join(other[:2]) + "\n")
+
+    def spread(known: Path | None) -> tuple[int, str]:
+        env = {**os.environ}
+        env.pop("SPREAD_KNOWN_HOSTS", None)
+        if known is not None:
+            env["SPREAD_KNOWN_HOSTS"] = str(known)
+        done = subprocess.run(
+            SPREAD, cwd=pytester.path, env=env, capture_output=True, text=True
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    assert spread(None)[0] == 0  # as Spread: no checking by default
+    status, out = spread(good)
+    assert status == 0, out
+    host, _, port = machine.address.rpartition(":")
+    status, out = spread(wrong)
+    assert status == 1
+    assert f"host key of [{host}]:{port} does not match {wrong} (ssh-ed25519)" in out, out
+    status, out = spread(unknown)
+    assert status == 1
+    assert f"host key of [{host}]:{port} is not in {unknown}" in out, out
+    assert leftover(ledger) == {}
