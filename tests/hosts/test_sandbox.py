@@ -361,3 +361,67 @@ def test_a_failed_start_says_why(tmp_path):
     assert not (tmp_path / "m").exists()
     with pytest.raises(ValueError, match="newline"):
         start_machine(tmp_path / "n", tmp_path / "cache", password="two\nlines")
+
+
+def machine_processes(init: int) -> list[int]:
+    """Host pids of the processes in the PID namespace of the machine's pid 1."""
+    try:
+        namespace = os.readlink(f"/proc/{init}/ns/pid")
+    except FileNotFoundError:
+        return []
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/ns/pid") == namespace:
+                found.append(int(pid))
+    return found
+
+
+def wait_until(condition, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_machine_ends_with_the_process_that_started_it(tmp_path):
+    script = textwrap.dedent(f"""\
+        import sys, time
+        from pathlib import Path
+        from pytest_spread.backends.sandbox import start_machine
+        machine = start_machine(Path({str(tmp_path / "m")!r}), Path({str(tmp_path / "c")!r}),
+                                password="pw")
+        print(machine.pid, flush=True)
+        time.sleep(300)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        init = int(owner.stdout.readline())
+        assert machine_processes(init)
+        owner.kill()
+        owner.wait()
+        assert wait_until(lambda: not machine_processes(init))
+        assert wait_until(lambda: not (tmp_path / "m").exists())
+    finally:
+        owner.kill()
+        owner.wait()
+        if owner.stdout is not None:
+            owner.stdout.close()
+
+
+def test_stop_cleans_up_after_a_dead_supervisor(sandbox_state_dir):
+    done = sandbox_command("start", env={"SPREAD_PASSWORD": "pw"})
+    assert done.returncode == 0, done.stderr
+    address = done.stdout.strip()
+    machine = attach(address)
+    init = machine.pid
+    record = json.loads((sandbox_state_dir / f"{machine.port}.json").read_text())
+    assert sandbox_state.kill_verified(record["pid"], record["start"])
+    assert wait_until(lambda: not machine_processes(init))  # the machine goes with it
+    assert "stale" in sandbox_command("list", env={}).stdout
+    assert sandbox_command("stop", "--all", env={}).returncode == 0
+    assert not machine.workdir.exists()
+    assert sandbox_command("list", env={}).stdout == ""
