@@ -13,8 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import paramiko
-
 ENV = "SPREAD_KNOWN_HOSTS"
 
 
@@ -29,6 +27,8 @@ def problem(key: Any, host: str, port: int, path: Path | None = None) -> str:
     path = path or known_hosts()
     if path is None:
         return ""
+    import paramiko  # already loaded by ssh.py, which calls this
+
     try:
         keys = paramiko.HostKeys(str(path))
     except OSError as exc:
