@@ -45,7 +45,7 @@ def save_timings(config: pytest.Config, state: SpreadState) -> None:
     matrix = state.matrix or config.stash.get(CONTROLLER_MATRIX, None)
     if cache is not None and matrix is not None and state.timings:
         known = durations.valid(cache.get(durations.CACHE_KEY, {}))
-        jobs = {job.name for job in matrix.jobs}
+        jobs = {job.name for job in matrix.jobs} | set(state.timings)  # with Python tests
         cache.set(durations.CACHE_KEY, durations.merged(known, state.timings, jobs))
 
 

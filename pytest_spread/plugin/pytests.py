@@ -39,6 +39,7 @@ from pytest_spread.project.environment import job_environment
 from pytest_spread.project.filters import compile_filters, matches_any
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.model import EMPTY_ENV, ENV_KEY_RE, Environment, Suite, Task
+from pytest_spread.run import durations
 from pytest_spread.run.worker import progress
 
 if TYPE_CHECKING:
@@ -216,6 +217,7 @@ def _spread_run(request: pytest.FixtureRequest, _spread_lane: Job | None) -> Ite
     with _as_pytest_outcome():
         run.start()
         item.user_properties.append(("machine", run.address))
+        item.user_properties.append((durations.MACHINE_SECONDS, f"{run.machine_seconds:.3f}"))
         run.prepare()
     item.stash[RUN] = run
     try:

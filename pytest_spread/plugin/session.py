@@ -128,7 +128,9 @@ class RunRecorder:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Add up each job's phase durations, less the time spent getting its machine."""
         name = report.nodeid.rpartition("::")[2]
-        if report.nodeid.endswith(".yaml::" + name):
+        if not report.nodeid.endswith(".yaml::" + name):
+            name = getattr(report, "spread_job", "")  # a Python test's (plugin/outputs.py)
+        if name:
             own = report.duration
             if report.when == "setup":
                 waited = dict(report.user_properties).get(durations.MACHINE_SECONDS, 0)

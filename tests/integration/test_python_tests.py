@@ -294,3 +294,24 @@ def test_restore_only_runs_no_test_body(pytester):
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*--spread-restore runs only the restore scripts*"])
     result.stdout.fnmatch_lines(["*Restoring local:debian-12:tests/ (local:debian-12)...*"])
+
+
+def test_known_durations_run_the_longest_python_test_first(pytester):
+    (pytester.path / "spread.yaml").write_text(SANDBOX_YAML.format(python=sys.executable))
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_timed.py").write_text(
+        "import time\n\n"
+        "def test_a(spread_job):\n    pass\n\n"
+        "def test_b(spread_job):\n    time.sleep(1)\n"
+    )
+    args = ("--spread", "-v", "--spread-filter", "ubuntu-24.04")
+
+    def ran(result: pytest.RunResult) -> list[str]:
+        return [line.split("[")[0] for line in result.stdout.lines if line.endswith("] ")]
+
+    first = pytester.runpytest(*args, "--spread-seed=0")
+    assert ran(first) == ["tests/test_timed.py::test_a", "tests/test_timed.py::test_b"]
+    known = json.loads((pytester.path / ".pytest_cache/v/spread/durations").read_text())
+    assert known["local:ubuntu-24.04:tests/test_timed.py::test_b"] >= 1.0
+    again = pytester.runpytest(*args)  # no seed: the durations now known order the jobs
+    assert ran(again) == ["tests/test_timed.py::test_b", "tests/test_timed.py::test_a"]
