@@ -204,6 +204,7 @@ class ScriptRunner:
                 kill_after=step.limits.kill,
                 tick=step.limits.warn,
                 on_tick=warn,
+                ahead=True,  # the next script's shell starts while this step is reported
             )
         except RemoteError as exc:
             raise ScriptFailed(str(exc)) from exc

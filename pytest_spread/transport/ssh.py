@@ -89,6 +89,7 @@ class Connection:
         self.address = address
         self.username = username
         self._lost = ""  # why the connection is no longer usable
+        self._spare: tuple[str, bool, Any] | None = None  # (command, combine, session) ahead
 
     @classmethod
     def open(
@@ -129,6 +130,7 @@ class Connection:
         return self._transport
 
     def close(self) -> None:
+        self._drop_spare()
         self._transport.close()
 
     def run(
@@ -141,6 +143,7 @@ class Connection:
         tick: float | None = None,
         on_tick: Callable[[bytes], None] | None = None,
         stdout: IO[bytes] | None = None,
+        ahead: bool = False,
     ) -> Result:
         """Run `command` in a new session, feeding `stdin`, until it ends or is killed.
 
@@ -150,20 +153,48 @@ class Connection:
         that stops answering (gone without closing the connection) fails the
         command within OPEN_TIMEOUT, SEND_TIMEOUT or IDLE_PROBE + OPEN_TIMEOUT
         seconds, and every later command at once.
+
+        With `ahead`, the session for the next run of the same command is
+        started as soon as this one ends, while the caller prepares that run:
+        the remote process start (~3 ms: sshd's fork, the shells) is then off
+        the critical path. Nothing else runs on the machine in between: any
+        other use of the connection closes that session first, unused.
         """
         if self._lost:
             raise RemoteError(self._lost)
         try:
-            channel = self._transport.open_session(timeout=OPEN_TIMEOUT)
-            channel.set_combine_stderr(combine)
-            _exec_without_reply(channel, command)
+            channel = self._take_spare(command, combine) or self._start(command, combine)
             channel.settimeout(SEND_TIMEOUT)
             _feed(channel, stdin)
-            return _collect(channel, kill_after, tick, on_tick, stdout, self._probe)
+            result = _collect(channel, kill_after, tick, on_tick, stdout, self._probe)
+            if ahead:
+                self._spare = (command, combine, self._start(command, combine))
+            return result
         except (paramiko.SSHException, OSError, EOFError) as exc:
             self._lost = f"connection to {self.address} lost: {_reason(exc)}"
             self._transport.close()
             raise RemoteError(self._lost) from exc
+
+    def _start(self, command: str, combine: bool) -> Any:
+        channel = self._transport.open_session(timeout=OPEN_TIMEOUT)
+        channel.set_combine_stderr(combine)
+        _exec_without_reply(channel, command)
+        return channel
+
+    def _take_spare(self, command: str, combine: bool) -> Any:
+        """The session started ahead for this command, if it is still open; else None."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        if spare[:2] == (command, combine) and not (spare[2].closed or spare[2].eof_received):
+            return spare[2]
+        _end_unused(spare[2])
+        return None
+
+    def _drop_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            _end_unused(spare[2])
 
     def _probe(self) -> None:
         """Check that the machine still answers: it must grant a new session in time."""
@@ -171,6 +202,7 @@ class Connection:
 
     def open_pty_session(self, command: str, term: str, columns: int, lines: int) -> Any:
         """A new session running `command` on a PTY (for interactive shells)."""
+        self._drop_spare()
         try:
             channel = self._transport.open_session(timeout=OPEN_TIMEOUT)
             channel.get_pty(term=term, width=columns, height=lines)
@@ -191,6 +223,15 @@ class _QuickAckSocket(socket.socket):
     def recv(self, size: int, flags: int = 0) -> bytes:
         self.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         return super().recv(size, flags)
+
+
+def _end_unused(channel: Any) -> None:
+    """End a session started ahead and never used: its shell reads no input and exits."""
+    try:
+        channel.shutdown_write()
+        channel.close()
+    except (paramiko.SSHException, OSError, EOFError):
+        pass  # the connection is going anyway
 
 
 def _authenticate(transport: Any, username: str, password: str) -> None:
