@@ -425,3 +425,16 @@ def test_stop_cleans_up_after_a_dead_supervisor(sandbox_state_dir):
     assert sandbox_command("stop", "--all", env={}).returncode == 0
     assert not machine.workdir.exists()
     assert sandbox_command("list", env={}).stdout == ""
+
+
+def test_pid_one_holds_nothing_of_the_host(machine):
+    status, output = run(
+        machine, "for fd in /proc/1/fd/*; do readlink $fd; done; cat /proc/1/environ"
+    )
+    assert status == 0, output
+    links = output.splitlines()[:-1]
+    assert all(
+        link in ("/dev/null", "/run/spread-sandbox/sshd.log") or link.startswith("socket:")
+        for link in links
+    ), links
+    assert "PASSWORD" not in output

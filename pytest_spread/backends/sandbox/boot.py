@@ -90,6 +90,11 @@ def run_init(spec: BootSpec, channel: socket.socket, ready_fd: int) -> NoReturn:
         traceback.print_exc()
         os.write(ready_fd, f"{exc}".encode() or b"boot failed")
         os._exit(1)
+    # Nothing of this computer stays open in the machine: not even the log it inherited.
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
     os.write(ready_fd, b"ok")
     os.close(ready_fd)
     _serve(channel)
