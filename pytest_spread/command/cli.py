@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -166,9 +167,19 @@ def _fail(message: str) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    The process ends without tearing the interpreter down (~25 ms with the SSH
+    stack loaded): by then every machine is discarded, every file written and
+    closed, and the output is flushed here.
+    """
     try:
         status = main()
     except BrokenPipeError:
         status = 1
-    sys.exit(status)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        status = 1
+    os._exit(status)
