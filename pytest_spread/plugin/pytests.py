@@ -200,8 +200,13 @@ def _spread_lane() -> None:
 
 
 @pytest.fixture
-def _spread_run(request: pytest.FixtureRequest, _spread_lane: Job | None) -> Iterator[JobRun]:
-    """The job's machine with every level up to the task prepare; restores at teardown."""
+def _spread_run(request: pytest.FixtureRequest, _spread_lane: Job | None) -> JobRun:
+    """The job's machine with every level up to the task prepare; restores at teardown.
+
+    The restore is a finalizer registered first, so that it runs, as a task's
+    restore does, also after a failed prepare (an error in set-up, then maybe
+    one in teardown, as for a shell task).
+    """
     item = request.node
     job = job_of(item)
     if job is None:
@@ -214,19 +219,22 @@ def _spread_run(request: pytest.FixtureRequest, _spread_lane: Job | None) -> Ite
         ("variant", job.variant),
     ]
     run = JobRun(pool_for(request.config), job)
+
+    def restore() -> None:
+        if RUN in item.stash:
+            del item.stash[RUN]
+        last = lane_done(request.config, job.lane, item.nodeid)
+        with _as_pytest_outcome():
+            run.restore(last_of_lane=last)
+
+    request.addfinalizer(restore)
     with _as_pytest_outcome():
         run.start()
         item.user_properties.append(("machine", run.address))
         item.user_properties.append((durations.MACHINE_SECONDS, f"{run.machine_seconds:.3f}"))
         run.prepare()
     item.stash[RUN] = run
-    try:
-        yield run
-    finally:
-        del item.stash[RUN]
-        last = lane_done(request.config, job.lane, item.nodeid)
-        with _as_pytest_outcome():
-            run.restore(last_of_lane=last)
+    return run
 
 
 @pytest.hookimpl(wrapper=True)
@@ -249,6 +257,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         observer.script_ended("execute", job.name, job, machine, "", True)
         observer.job_skipped(job, str(exc))
         raise
+    except KeyboardInterrupt:
+        raise  # the run stops; the test neither passed nor failed
     except BaseException as exc:
         text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
         runner.log(f"Error executing {where} : {text}")

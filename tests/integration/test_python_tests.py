@@ -315,3 +315,26 @@ def test_known_durations_run_the_longest_python_test_first(pytester):
     assert known["local:ubuntu-24.04:tests/test_timed.py::test_b"] >= 1.0
     again = pytester.runpytest(*args)  # no seed: the durations now known order the jobs
     assert ran(again) == ["tests/test_timed.py::test_b", "tests/test_timed.py::test_a"]
+
+
+def test_a_failed_prepare_is_a_setup_error_and_still_restores(pytester):
+    each = "        prepare-each: exit 1\n        restore-each: echo restoring each\n"
+    (pytester.path / "spread.yaml").write_text(SANDBOX_YAML.format(python=sys.executable) + each)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_body.py").write_text(
+        "def test_body(spread_machine):\n    raise AssertionError('the body ran')\n"
+    )
+    result = pytester.runpytest(
+        "--spread",
+        "--spread-filter",
+        "debian-12",
+        "--spread-json=out.json",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*Failed task prepare: 1*", "*tests/test_body.py::test_body*"])
+    result.stdout.no_fnmatch_line("*the body ran*")
+    items = json.loads((pytester.path / "out.json").read_text())["items"]
+    task = [(i["verb"], i["success"]) for i in items if i["level"] == "task" and i["verb"]]
+    assert task == [("preparing", False), ("restoring", True)]
