@@ -44,5 +44,6 @@ def google(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Iterator[Fa
     monkeypatch.setenv("SPREAD_GOOGLE_KEY", "")
     try:
         yield server
+        assert not server.leftovers(), "instances left on the server"
     finally:
         server.close()

@@ -116,6 +116,9 @@ class FakeGoogle(FakeApi):
             },
         )
 
+    def live(self) -> set[Any]:
+        return set(self.instances)
+
     def add_instance(self, name: str, labels: dict[str, str], age: timedelta) -> None:
         """An instance some earlier run left (no machine behind it)."""
         created = datetime.now(timezone.utc) - age
@@ -123,6 +126,7 @@ class FakeGoogle(FakeApi):
         body["status"] = "RUNNING"
         with self.lock:
             self.instances[name] = Instance(body)
+            self.preexisting.add(name)
 
     # -- OAuth -----------------------------------------------------------------------
 

@@ -27,6 +27,9 @@ class FakeHumbox(FakeApi):
         self.route("POST", "/v1/servers", self._create)
         self.route("DELETE", r"/v1/servers/([^/]+)", self._delete)
 
+    def live(self) -> set[Any]:
+        return set(self.servers)
+
     @property
     def location(self) -> str:
         return self.url.replace("http://", f"http://{self.account}@")

@@ -79,12 +79,16 @@ class FakeLinode(FakeApi):
         self.route("POST", INSTANCE + "/boot", self._boot)
         self.route("GET", "/v4/account/events", self._events)
 
+    def live(self) -> set[Any]:
+        return set(self.instances)
+
     def add_instance(self, label: str, tags: list[str], age: timedelta) -> int:
         """A server an earlier run (or someone else) left."""
         ident = next(self.ids)
         created = (datetime.now(timezone.utc) - age).strftime("%Y-%m-%dT%H:%M:%S")
         with self.lock:
             self.instances[ident] = self._instance(ident, label, tags, "running", created)
+            self.preexisting.add(ident)
         return ident
 
     # -- helpers ---------------------------------------------------------------------

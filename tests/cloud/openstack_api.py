@@ -105,6 +105,9 @@ class FakeOpenStack(FakeApi):
             "# comments and blank lines are fine\n\n"
         )
 
+    def live(self) -> set[Any]:
+        return set(self.servers)
+
     def add_server(self, name: str, metadata: dict[str, str], age: timedelta) -> str:
         ident = secrets.token_hex(16)
         created = _iso(datetime.now(timezone.utc) - age)
@@ -117,6 +120,7 @@ class FakeOpenStack(FakeApi):
                 "created": created,
                 "addresses": {},
             }
+            self.preexisting.add(ident)
         return ident
 
     # -- Keystone --------------------------------------------------------------------

@@ -69,6 +69,7 @@ class FakeApi:
         self.bodies: list[bytes] = []
         self.lock = threading.RLock()
         self.machines: dict[str, Any] = {}  # sandbox machines by instance name
+        self.preexisting: set[Any] = set()  # instances a test put there itself
         self._machine_count = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -101,6 +102,15 @@ class FakeApi:
         """The paths of the recorded requests matching."""
         regex = re.compile(pattern)
         return [path for m, path in self.requests if m == method and regex.search(path)]
+
+    def live(self) -> set[Any]:
+        """The instances (servers) the fake holds now; each fake says where they are."""
+        raise NotImplementedError
+
+    def leftovers(self) -> set[Any]:
+        """Instances that runs created and left behind."""
+        with self.lock:
+            return self.live() - self.preexisting
 
     # -- machines ----------------------------------------------------------------
 

@@ -19,6 +19,7 @@ def humbox(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SPREAD_HUMBOX_KEY", server.key)
     try:
         yield server
+        assert not server.leftovers(), "instances left on the server"
     finally:
         server.close()
 

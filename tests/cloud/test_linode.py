@@ -24,6 +24,7 @@ def linode(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SPREAD_LINODE_TOKEN", server.token)
     try:
         yield server
+        assert not server.leftovers(), "instances left on the server"
     finally:
         server.close()
 

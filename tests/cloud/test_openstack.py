@@ -29,6 +29,7 @@ def openstack(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     try:
         yield server
+        assert not server.leftovers(), "instances left on the server"
     finally:
         server.close()
 
