@@ -13,13 +13,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pytest_spread.backends.sandbox import start_machine
 from pytest_spread.transport.ssh import Connection
 
 
-def per_command(run, count: int) -> float:
+def per_command(run: Callable[[], object], count: int) -> float:
     rounds = []
     for _ in range(5):
         started = time.perf_counter()
