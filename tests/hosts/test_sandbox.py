@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import shlex
+import socket
 import subprocess
 import sys
 import textwrap
@@ -101,12 +102,27 @@ def test_machine_has_its_own_namespaces(machine):
     assert status == 0 and links.split() == ["lo"], links
 
 
-def test_network_is_shared_only_when_asked(machine_factory):
+def test_outbound_network_only_when_asked(machine_factory):
+    """Through slirp4netns; no traffic leaves this computer here: the host's loopback is refused."""
     machine = machine_factory(network=True)
-    inside = python_on(machine, "import os; print(os.readlink('/proc/self/ns/net'))")
-    assert inside.strip() == os.readlink("/proc/self/ns/net")
-    inside = python_on(machine, "import os; print(os.readlink('/proc/self/ns/mnt'))")
-    assert inside.strip() != os.readlink("/proc/self/ns/mnt")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    try:
+        inside = python_on(machine, "import os; print(os.readlink('/proc/self/ns/net'))")
+        assert inside.strip() != os.readlink("/proc/self/ns/net")
+        status, output = run(machine, "ip -o -4 addr show tap0; ip route show default")
+        assert status == 0 and "inet 10.0.2.100/24" in output, output
+        assert "default via 10.0.2.2 dev tap0" in output, output
+        assert run(machine, "cat /etc/resolv.conf") == (0, "nameserver 10.0.2.3\n")
+        status, output = run(machine, f"timeout 10 bash -c 'echo > /dev/tcp/10.0.2.2/{port}'")
+        assert status != 0, output
+        listener.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
 
 
 def test_chroot_escape_stays_in_the_machine(machine, tmp_path):

@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     start = commands.add_parser("start", help="start a machine and print its address")
     start.add_argument("--password-stdin", action="store_true", help="read the password on stdin")
     start.add_argument(
-        "--network", action="store_true", help="share this computer's network (default: only lo)"
+        "--network",
+        action="store_true",
+        help="outbound network through slirp4netns (default: only lo)",
     )
     start.add_argument("password", nargs="?", help=argparse.SUPPRESS)
     stop = commands.add_parser("stop", help="discard machines")

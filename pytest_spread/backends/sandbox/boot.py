@@ -74,7 +74,7 @@ class BootSpec:
     hostname: str
     sshd_config: str
     host_key: bytes
-    own_network: bool
+    nameserver: str | None  # with outbound network (slirp4netns): its DNS address
     user: str = ""
     setup: bytes | None = None
 
@@ -126,8 +126,9 @@ def _build(spec: BootSpec) -> None:
     _mount_devices(devices)
     _mask()
     kernel.sethostname(spec.hostname)
-    if spec.own_network:
-        kernel.loopback_up()
+    kernel.loopback_up()
+    if spec.nameserver:
+        _use_nameserver(spec.nameserver)
     seccomp.deny_host_calls()
     kernel.limit_capabilities(KEEP_CAPABILITIES, last_capability)
 
@@ -145,6 +146,20 @@ def _mount_kernel_files(spec: BootSpec) -> None:
     kernel.mount("tmpfs", "/tmp", "tmpfs", nosuid_nodev, "mode=1777")
     read_only = kernel.MS_RDONLY | nosuid_nodev | kernel.MS_NOEXEC
     kernel.mount("sysfs", "/sys", "sysfs", read_only)
+
+
+def _use_nameserver(address: str) -> None:
+    """Point /etc/resolv.conf at the DNS of the machine's outbound network (inside the machine)."""
+    text = f"nameserver {address}\n".encode()
+    target = os.path.realpath("/etc/resolv.conf")  # resolved in the machine: pivoted already
+    if target.startswith("/run/"):  # a resolver's stub file, in the machine's fresh /run
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        _write(target, text, 0o644)
+    elif os.path.isfile(target):
+        _write(f"{PRIVATE}/resolv.conf", text, 0o644)
+        kernel.mount(f"{PRIVATE}/resolv.conf", target, None, kernel.MS_BIND)
+    elif not os.path.lexists("/etc/resolv.conf"):
+        _write("/etc/resolv.conf", text, 0o644)
 
 
 def _mount_devices(devices: dict[str, int]) -> None:

@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 from . import boot, kernel, state
 
 BOOT_TIMEOUT = 20.0
+SLIRP_DNS = "10.0.2.3"
 NAMESPACES = (
     kernel.CLONE_NEWNS
     | kernel.CLONE_NEWPID
@@ -73,6 +75,8 @@ class Supervisor:
         self.init_pid = 0
         self.pidfd = -1
         self.channel: socket.socket | None = None
+        self.slirp: subprocess.Popen[bytes] | None = None
+        self.slirp_exit = -1
         self.stopping = False
         self.selector = selectors.DefaultSelector()
 
@@ -90,11 +94,11 @@ class Supervisor:
             hostname=os.uname().nodename,
             sshd_config=SSHD_CONFIG,
             host_key=Path(self.spec["host_key"]).read_bytes(),
-            own_network=not self.spec["network"],
+            nameserver=SLIRP_DNS if self.spec["network"] else None,
             user=self.spec["user"],
             setup=setup,
         )
-        flags = NAMESPACES | (0 if self.spec["network"] else kernel.CLONE_NEWNET)
+        flags = NAMESPACES | kernel.CLONE_NEWNET
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid_read, pid_write = os.pipe()
         ready_read, ready_write = os.pipe()
@@ -139,8 +143,63 @@ class Supervisor:
             ours.close()
             raise BootError(report.decode(errors="replace"))
         self.channel = ours
+        if self.spec["network"]:
+            try:
+                self._start_network()
+            except BootError:
+                self._kill_init()
+                ours.close()
+                self.channel = None
+                raise
         self.selector.register(self.pidfd, selectors.EVENT_READ, self._machine_down)
         self.selector.register(self.listener, selectors.EVENT_READ, self._connection)
+
+    def _start_network(self) -> None:
+        """Outbound network through slirp4netns: NAT in user space, nothing set up on the host.
+
+        The machine gets tap0 (10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3); this
+        computer's loopback stays out of its reach (--disable-host-loopback).
+        """
+        program = shutil.which("slirp4netns")
+        if program is None:
+            raise BootError(
+                "a machine with network needs slirp4netns (apt-get install slirp4netns)"
+            )
+        ready_read, ready_write = os.pipe()
+        exit_read, self.slirp_exit = os.pipe()
+        os.set_inheritable(self.slirp_exit, False)
+        self.slirp = subprocess.Popen(
+            [
+                program,
+                "--configure",
+                "--mtu=65520",
+                "--disable-host-loopback",
+                "--enable-seccomp",
+                f"--ready-fd={ready_write}",
+                f"--exit-fd={exit_read}",
+                str(self.init_pid),  # pinned: our unreaped child
+                "tap0",
+            ],
+            pass_fds=(ready_write, exit_read),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        os.close(ready_write)
+        os.close(exit_read)
+        if _read_until_closed(ready_read, BOOT_TIMEOUT, first=True)[:1] != b"1":
+            self._stop_network()
+            raise BootError("slirp4netns did not set up the machine's network")
+
+    def _stop_network(self) -> None:
+        if self.slirp is None:
+            return
+        os.close(self.slirp_exit)
+        try:
+            self.slirp.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.slirp.kill()  # our child: its pid is its own until we reap it
+            self.slirp.wait()
+        self.slirp = None
 
     def _kill_init(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -165,6 +224,7 @@ class Supervisor:
         os.waitpid(self.init_pid, 0)
         os.close(self.pidfd)
         self.pidfd, self.init_pid = -1, 0
+        self._stop_network()
         if self.channel is not None:
             self.channel.close()
             self.channel = None
@@ -222,6 +282,7 @@ class Supervisor:
             self.selector.unregister(self.pidfd)
             self.selector.unregister(self.listener)
             self._kill_init()
+        self._stop_network()
         self.listener.close()
         self.control.close()
         state_dir = self.spec.get("state_dir")
@@ -266,7 +327,8 @@ class Supervisor:
                     break
 
 
-def _read_until_closed(fd: int, timeout: float) -> bytes:
+def _read_until_closed(fd: int, timeout: float, first: bool = False) -> bytes:
+    """What `fd` gives until it closes (or, with `first`, its first data), then close it."""
     data = b""
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
@@ -275,9 +337,9 @@ def _read_until_closed(fd: int, timeout: float) -> bytes:
             if not selector.select(deadline - time.monotonic()):
                 break
             chunk = os.read(fd, 4096)
-            if not chunk:
-                break
             data += chunk
+            if not chunk or first:
+                break
     os.close(fd)
     return data
 
