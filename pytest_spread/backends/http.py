@@ -8,10 +8,10 @@ or token never reaches a message, a log or a report.
 
 The waits are Spread's by default; `Pacing.from_env` lets users (and tests)
 change them: `SPREAD_API_POLL` (seconds between two polls of an operation,
-a server status or a console; Spread's fixed waits, such as 3 minutes for an
-operation, scale with it), `SPREAD_API_RETRY_DELAY` (step of the random
-delay between retries) and `SPREAD_API_THROTTLE` (least time between two
-requests of one backend).
+a server status or a console), `SPREAD_API_WAIT_SCALE` (a factor on Spread's
+fixed waits, such as 3 minutes for an operation), `SPREAD_API_RETRY_DELAY`
+(step of the random delay between retries) and `SPREAD_API_THROTTLE` (least
+time between two requests of one backend).
 """
 
 from __future__ import annotations
@@ -40,21 +40,20 @@ class Pacing:
     poll: float
     retry: float = 0.25
     throttle: float = 0.1
-    scale: float = 1.0  # SPREAD_API_POLL / the default poll: fixed waits shrink with it
+    scale: float = 1.0  # SPREAD_API_WAIT_SCALE: a factor on Spread's fixed waits
 
     def limit(self, seconds: float) -> float:
-        """One of Spread's fixed waits (e.g. 3 minutes for an operation), scaled as the poll."""
+        """One of Spread's fixed waits (e.g. 3 minutes for an operation), scaled."""
         return seconds * self.scale
 
     @classmethod
     def from_env(cls, poll: float, retry: float = 0.25, throttle: float = 0.1) -> Pacing:
         """The backend's defaults, overridden by the SPREAD_API_* variables."""
-        chosen = _seconds("SPREAD_API_POLL", poll)
         return cls(
-            poll=chosen,
+            poll=_seconds("SPREAD_API_POLL", poll),
             retry=_seconds("SPREAD_API_RETRY_DELAY", retry),
             throttle=_seconds("SPREAD_API_THROTTLE", throttle),
-            scale=chosen / poll if poll else 1.0,
+            scale=_seconds("SPREAD_API_WAIT_SCALE", 1.0),
         )
 
 

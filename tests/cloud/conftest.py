@@ -21,7 +21,8 @@ from .google_api import FakeGoogle
 @pytest.fixture(autouse=True)
 def fast_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Poll and retry quickly; never reach a proxy for the local servers."""
-    monkeypatch.setenv("SPREAD_API_POLL", "0.15")  # Spread's fixed waits shrink with it
+    monkeypatch.setenv("SPREAD_API_POLL", "0.05")
+    monkeypatch.setenv("SPREAD_API_WAIT_SCALE", "0.05")  # 3 minutes become 9 s
     monkeypatch.setenv("SPREAD_API_RETRY_DELAY", "0.01")
     monkeypatch.setenv("SPREAD_API_THROTTLE", "0")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
