@@ -118,10 +118,10 @@ def text_data(path: Path, size: int, seed: int = 3) -> None:
     """`size` bytes of log-like text: gzip makes it about a fifth of its size."""
     rng = random.Random(seed)
     words = [f"{rng.getrandbits(24):06x}" for _ in range(4096)]
-    lines = []
     total = 0
-    while total < size:
-        line = f"{total:010d} " + " ".join(rng.choices(words, k=12)) + "\n"
-        lines.append(line)
-        total += len(line)
-    path.write_text("".join(lines)[:size])
+    with open(path, "w") as out:  # line by line: a child forked meanwhile stays small
+        while total < size:
+            line = f"{total:010d} " + " ".join(rng.choices(words, k=12)) + "\n"
+            line = line[: size - total]
+            out.write(line)
+            total += len(line)
