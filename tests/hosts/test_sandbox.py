@@ -337,7 +337,7 @@ def test_signals_go_only_to_the_recorded_process():
         sentinel.wait()
 
 
-def test_command_line_machine_lives_until_stop(sandbox_state_dir):
+def test_command_line_machine_lives_until_stop(sandbox_state_dir, tmp_path):
     done = sandbox_command("start", env={}, input="secret-pw\n")
     assert done.returncode == 1 and "no password" in done.stderr
     done = sandbox_command("start", "--password-stdin", env={}, input="secret-pw\n")
@@ -352,6 +352,13 @@ def test_command_line_machine_lives_until_stop(sandbox_state_dir):
     machine = attach(address)
     machine.password = "secret-pw"
     machine.path("/root/note").write_text("kept\n")
+    assert sandbox_command("cat", address, "/root/note", env={}).stdout == "kept\n"
+    host_file = tmp_path / "host-file"
+    host_file.write_text("host only\n")
+    assert run(machine, f"ln -s {host_file} /root/to-host")[0] == 0
+    done = sandbox_command("cat", address, "/root/to-host", env={})
+    assert (done.returncode, done.stdout) == (1, ""), done.stdout
+    assert f"error: cat: {address}:/root/to-host: No such file or directory" in done.stderr
     before = machine.path("/proc/sys/kernel/random/boot_id").read_text()
     connection = Connection.open(address, "root", "secret-pw")
     connection.run("reboot", kill_after=5)

@@ -147,7 +147,10 @@ def open_in_root(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
     result = _libc.syscall(
         number, ctypes.c_int(root_fd), path.encode(), ctypes.byref(how), ctypes.c_size_t(24)
     )
-    return _check(result, "openat2", path)
+    if result < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), path)  # FileNotFoundError & co., as open()
+    return int(result)
 
 
 def loopback_up() -> None:
