@@ -93,7 +93,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         plan_run_order(session, state, hints_for(config))
     state.interrupts = Interrupts(
         on_first=partial(_finish_running_jobs, session, dsession),
-        on_second=partial(_stop_at_once, state),
+        on_second=partial(_stop_at_once, state, dsession),
     )
     state.interrupts.__enter__()  # left in place until the machines are discarded
     state.looping = True
@@ -117,9 +117,13 @@ def _finish_running_jobs(session: pytest.Session, dsession: Any) -> None:
             reporter.write_line(FIRST_MESSAGE, yellow=True, bold=True)
 
 
-def _stop_at_once(state: SpreadState) -> None:
-    """Second Ctrl-C: stop the running scripts; the machines are discarded unrestored."""
-    if state.looping:
+def _stop_at_once(state: SpreadState, dsession: Any) -> None:
+    """Second Ctrl-C: stop the running scripts; the machines are discarded unrestored.
+
+    The xdist controller does not stop: its nodes got the Ctrl-C too and are
+    discarding their machines; tearing them down now would cut that short.
+    """
+    if state.looping and dsession is None:
         raise KeyboardInterrupt
 
 
