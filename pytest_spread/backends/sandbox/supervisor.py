@@ -111,8 +111,11 @@ class Supervisor:
                 kernel.unshare(flags)
                 init = os.fork()
                 if init == 0:
-                    os.close(pid_write)
-                    boot.run_init(spec, theirs, ready_write)
+                    try:
+                        os.close(pid_write)
+                        boot.run_init(spec, theirs, ready_write)
+                    finally:
+                        os._exit(1)  # never back into the supervisor's code
                 os.write(pid_write, struct.pack("i", init))
                 os._exit(0)
             except BaseException as exc:
@@ -321,8 +324,7 @@ class Supervisor:
             self.selector.register(lifeline, selectors.EVENT_READ, self.stop)
         while not self.stopping:
             for key, _ in self.selector.select():
-                if not self.stopping or key.data == self._control:
-                    key.data()
+                key.data()
                 if self.stopping:
                     break
 
