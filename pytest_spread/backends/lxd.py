@@ -26,6 +26,7 @@ from pytest_spread.project.model import Backend, System
 
 ADDRESS_WAIT = 30.0  # Spread's limit for a new container to get an address
 ADDRESS_POLL = 0.1  # Spread polls every second; a container is usually up in two
+DELETE_WAIT = 30.0  # for a container that is deleting itself (ephemeral, stopped)
 
 DEB_ARCHES = ("amd64", "i386", "armel", "armhf", "arm64", "powerpc", "ppc64el", "s390x")
 _MACHINE_ARCH = {
@@ -210,11 +211,18 @@ def delete(lxd: LXD, name: str) -> None:
             return
         if "already stopped" not in str(exc).lower() and "not running" not in str(exc).lower():
             raise
-    try:
-        lxd.request("delete", f"instances/{name}")
-    except LXDError as exc:
-        if not exc.missing:
-            raise
+    # An ephemeral container deletes itself once stopped, and may be doing so now:
+    # try until it is gone, so that it is gone when discard returns.
+    deadline = time.monotonic() + DELETE_WAIT
+    while True:
+        try:
+            lxd.request("delete", f"instances/{name}")
+            return
+        except LXDError as exc:
+            if exc.missing:
+                return
+            if exc.unreachable or not wait_until(deadline, 0.2):
+                raise
 
 
 def split_name(full: str) -> tuple[str, str]:
