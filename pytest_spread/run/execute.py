@@ -20,6 +20,7 @@ from pytest_spread.transport.sudo import as_root
 from pytest_spread.transport.timeouts import Limits
 
 MAX_REBOOTS = 10
+QUICK_REBOOT = 1.0  # seconds after a reboot request during which the machine is tried often
 NO_SHELLS = ShellModes()
 VERBS = {
     "prepare": ("Preparing", "preparing"),
@@ -261,15 +262,22 @@ class ScriptRunner:
                 self.log(f"Reboot on {label} is taking a while...")
                 next_warning += limits.warn
 
-        try:
-            self.connection = retry(
+        def wait(timeout: float, interval: float) -> Connection:
+            return retry(
                 back_with_new_boot,
                 errors=RemoteError,
-                timeout=limits.kill,
-                interval=0.2,
+                timeout=timeout,
+                interval=interval,
                 on_error=taking_a_while,
                 stop=None,  # a reboot is part of the running job: Ctrl-C lets it finish
             )
+
+        started = time.monotonic()
+        try:
+            try:  # a quick reboot (a container, a sandbox) is seen within 50 ms, not 200
+                self.connection = wait(min(QUICK_REBOOT, limits.kill), 0.05)
+            except RemoteError:
+                self.connection = wait(limits.kill - (time.monotonic() - started), 0.2)
         except RemoteError:
             raise ScriptFailed(f"kill-timeout reached after {label} reboot request") from None
 
