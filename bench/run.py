@@ -158,7 +158,9 @@ def run_jobs(
             (_checked(ctx.spread_command(project), check), SPREAD_TARGET),
         ]
         if pytest_workers is not None:
-            commands.append((ctx.pytest_command(project, pytest_workers, jobs), PYTEST_TARGET))
+            # -n0 has a target; xdist's own start-up (a process per node) makes -nN a reference
+            target = PYTEST_TARGET if pytest_workers == 0 else None
+            commands.append((ctx.pytest_command(project, pytest_workers, jobs), target))
         return commands
 
     return run
