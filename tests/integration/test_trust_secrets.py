@@ -233,9 +233,7 @@ def test_known_hosts_is_checked_only_when_asked(pytester, machine, tmp_path):
         env.pop("SPREAD_KNOWN_HOSTS", None)
         if known is not None:
             env["SPREAD_KNOWN_HOSTS"] = str(known)
-        done = subprocess.run(
-            SPREAD, cwd=pytester.path, env=env, capture_output=True, text=True
-        )
+        done = subprocess.run(SPREAD, cwd=pytester.path, env=env, capture_output=True, text=True)
         return done.returncode, done.stdout + done.stderr
 
     assert spread(None)[0] == 0  # as Spread: no checking by default
