@@ -112,7 +112,8 @@ def test_a_machine_that_vanishes_fails_its_job_in_time_and_the_run_goes_on(
 
 def test_an_allocate_leaving_a_child_on_its_output_does_not_hang(pytester, machine, tmp_path):
     ledger = tmp_path / "ledger"
-    text = ledger_yaml(machine, ledger, allocate_extra="sleep 120 &\n")
+    child = tmp_path / "child.pid"
+    text = ledger_yaml(machine, ledger, allocate_extra=f"sleep 120 &\necho $! > {child}\n")
     pytester.makefile(".yaml", spread=text)
     write_tasks(pytester, {"tests/a": "summary: t\nexecute: true\n"})
     started = time.monotonic()
@@ -120,7 +121,7 @@ def test_an_allocate_leaving_a_child_on_its_output_does_not_hang(pytester, machi
     assert status == 0, out
     assert time.monotonic() - started < 20
     assert leftover(ledger) == {}
-    subprocess.run(["pkill", "-f", "^sleep 120$"], check=False)  # the project's own child
+    os.kill(int(child.read_text()), signal.SIGKILL)  # the project's own child, still there
 
 
 # -- 11. an interactive shell whose input ends ----------------------------------------------
