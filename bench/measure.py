@@ -10,12 +10,11 @@ speed drifts during the benchmark still gives a fair comparison.
 
 from __future__ import annotations
 
-import os
+import json
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,32 +74,66 @@ class BenchmarkFailed(SystemExit):
     """A command failed or printed something wrong: no figure can be given."""
 
 
-def run_once(command: Command) -> Run:
-    """Run the command to its end; its output (stdout and stderr) goes through a file."""
-    with tempfile.TemporaryFile() as out:
+# Commands are started by a small process of their own: a child's peak memory starts
+# at its parent's (the parent's pages count until exec), and the bench itself grows.
+_LAUNCHER = r"""
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(job["out"], "wb") as out:
         start = time.perf_counter()
         process = subprocess.Popen(
-            list(command.argv),
-            cwd=command.cwd,
-            env=command.env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            job["argv"], cwd=job["cwd"], env=job["env"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
         )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        output = out.read().decode("utf-8", "replace")
-    if process.returncode != 0:
+    result = {"status": os.waitstatus_to_exitcode(status), "wall": wall,
+              "user": usage.ru_utime, "system": usage.ru_stime, "maxrss": usage.ru_maxrss}
+    print(json.dumps(result), flush=True)
+"""
+_launcher: list[subprocess.Popen[str]] = []
+
+
+def _launch(argv: Sequence[str], cwd: Path, env: dict[str, str], out: Path) -> dict[str, float]:
+    if not _launcher:
+        _launcher.append(
+            subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _LAUNCHER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        )
+    launcher = _launcher[0]
+    assert launcher.stdin is not None and launcher.stdout is not None
+    job = {"argv": list(argv), "cwd": str(cwd), "env": env, "out": str(out)}
+    launcher.stdin.write(json.dumps(job) + "\n")
+    launcher.stdin.flush()
+    line = launcher.stdout.readline()
+    if not line:
+        raise BenchmarkFailed("the process that starts the commands died")
+    result: dict[str, float] = json.loads(line)
+    return result
+
+
+def run_once(command: Command) -> Run:
+    """Run the command to its end; its output (stdout and stderr) goes through a file."""
+    with tempfile.TemporaryDirectory(prefix="spread-bench-out-") as tmp:
+        out = Path(tmp) / "output"
+        result = _launch(command.argv, command.cwd, command.env, out)
+        output = out.read_bytes().decode("utf-8", "replace")
+    status = int(result["status"])
+    if status != 0:
         raise BenchmarkFailed(
-            f"{command.label} failed (exit status {process.returncode}): "
+            f"{command.label} failed (exit status {status}): "
             f"{' '.join(command.argv)} in {command.cwd}\n{_tail(output)}"
         )
     problem = command.check(output)
     if problem:
         raise BenchmarkFailed(f"{command.label}: {problem}\n{_tail(output)}")
-    return Run(wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss / 1024, output)
+    peak = result["maxrss"] / 1024
+    return Run(result["wall"], result["user"], result["system"], peak, output)
 
 
 def alternate(commands: Sequence[Command], rounds: int, warmup: int = 1) -> list[Series]:
