@@ -81,8 +81,11 @@ def qemu_command(system: System, image: Path, memory: int, run_dir: Path, accel:
         "chardev:serial",
         "-monitor",
         f"unix:{run_dir}/monitor.sock,server=on,wait=off",
-        str(image),
     ]
+    if "virtio" in system.flags:  # the disk as /dev/vda (snapd's UC20+ systems boot faster)
+        command += ["-drive", f"file={image},if=virtio"]
+    else:
+        command.append(str(image))
     return command
 
 

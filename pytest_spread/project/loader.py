@@ -308,6 +308,7 @@ def _read_system(backend: str, name: str, fields: Fields, storage: int, plan: st
         plan=fields.string("plan") or plan,
         secure_boot=fields.boolean("secure-boot"),
         bios=fields.string("bios"),
+        flags=fields.string_list("flags"),
         cpu_family=fields.string("cpu-family"),
         attach_service_account=fields.boolean("attach-service-account"),
         wait_timeout=fields.timeout("wait-timeout"),

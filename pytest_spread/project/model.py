@@ -89,6 +89,7 @@ class System:
     plan: str = ""
     secure_boot: bool = False
     bios: str = ""
+    flags: tuple[str, ...] = ()  # spread-plus/snapd: qemu's "virtio" puts the disk on virtio
     cpu_family: str = ""
     environment: Environment = EMPTY_ENV
     variants: tuple[str, ...] = ()

@@ -11,8 +11,12 @@ from pytest_spread.backends.qemu import OVMF, qemu_command
 from pytest_spread.project.model import System
 
 
-def command(tmp_path: Path, bios: str = "", accel: str = "kvm") -> list[str]:
-    system = System(name="ubuntu-22.04", backend="qemu", image="ubuntu-22.04", bios=bios)
+def command(
+    tmp_path: Path, bios: str = "", accel: str = "kvm", flags: tuple[str, ...] = ()
+) -> list[str]:
+    system = System(
+        name="ubuntu-22.04", backend="qemu", image="ubuntu-22.04", bios=bios, flags=flags
+    )
     return qemu_command(system, tmp_path / "ubuntu-22.04.img", 1500, tmp_path / "run", accel)
 
 
@@ -62,3 +66,26 @@ def test_uefi_firmware_in_spreads_order(tmp_path, monkeypatch):
 def test_unknown_bios_is_an_error(tmp_path):
     with pytest.raises(AllocationError, match='cannot set bios to "legacy", only "uefi" or unset'):
         command(tmp_path, bios="legacy")
+
+
+def test_the_virtio_flag_puts_the_disk_on_virtio(tmp_path, project):
+    project.spread(
+        """\
+        project: p
+        path: /r
+        backends:
+            qemu:
+                systems:
+                    - ubuntu-core-20-64:
+                        image: ubuntu-20.04-64
+                        flags: [virtio]
+        suites:
+            tests/:
+                summary: s
+        """
+    )
+    project.task("tests/t")
+    (system,) = project.matrix().project.backends["qemu"].systems.values()
+    assert system.flags == ("virtio",)
+    argv = command(tmp_path, flags=system.flags)
+    assert argv[-2:] == ["-drive", f"file={tmp_path / 'ubuntu-22.04.img'},if=virtio"]
