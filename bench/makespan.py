@@ -1,28 +1,31 @@
 #!/usr/bin/env python3
 """Makespan of parallel runs against a lower bound from the declared work.
 
-    python bench/makespan.py                  # 8 workers (1 per system)
-    python bench/makespan.py --workers 16     # 2 per system as well
+    python bench/makespan.py                  # W = 8 workers
+    python bench/makespan.py --workers 16     # W = 16 as well
 
 400 jobs of `sleep S` (S from 0.02 s to 1 s, many short, a few long) on 8
 systems of an adhoc backend whose machines are local sandbox machines handed
 out from a pool. Every job is pinned to one system, so the systems' loads
-differ. With W workers (W/8 per system, `workers:` in spread.yaml) these run:
+differ. With W workers in all:
 
-- the Go tool and our `spread` command: W/8 workers bound to each system;
-- `pytest --spread -n W`: W xdist nodes, at most W/8 on a system at a time.
+- bound to systems (Spread's model, W/8 `workers:` per system): the Go tool,
+  our `spread` command and `pytest --spread -n W` on the same project;
+- free to move (every system allows W workers; pytest's xdist scheduler
+  sends its W nodes where most work is left): `pytest --spread -n W`,
+  without and with job durations.
 
 The makespan is the whole command's wall time, start-up and shut-down
 included. The lower bound is what no scheduler can beat: the largest of the
-longest job, the total work over W and each system's work over its workers,
-where a job's work is its declared sleep plus c, the fixed cost of a job,
-measured separately as the smallest per-job cost of the three commands on
-100 trivial jobs (the slope from 1 to 101 jobs on one machine).
+longest job, the total work over W and (bound to systems) each system's work
+over its workers, where a job's work is its declared sleep plus c, the fixed
+cost of a job, measured separately as the smallest per-job cost of the three
+commands on trivial jobs (the slope from 1 to 101 jobs on one machine).
 
 "unknown" runs start with no job durations (the order Spread would use).
-"known" runs start with the durations our tools saved after running a
-perturbed workload (the same tasks, each sleep scaled by a random factor from
-0.6 to 1.4, another seed): trained on one run, measured on another.
+"known" runs start with the durations our spread command saved after
+running a perturbed workload (the same tasks, each sleep scaled by a random
+factor from 0.6 to 1.4, another seed): trained on one run, measured on another.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ def makespans(go: Path, workers: list[int] | None = None, rounds: int = 1) -> li
     if any(count % LANES for count in counts):
         raise SystemExit(f"worker counts must be multiples of {LANES} (one per system or more)")
     rows: list[tuple[str, ...]] = [
-        ("run", "W", "durations", "makespan s", "lower bound s", "ratio", "target")
+        ("run", "W", "per system", "durations", "makespan s", "bound s", "ratio", "target")
     ]
     with tempfile.TemporaryDirectory(prefix="spread-makespan-") as tmp:
         work_dir = Path(tmp)
@@ -110,48 +113,87 @@ def makespans(go: Path, workers: list[int] | None = None, rounds: int = 1) -> li
             cost = per_job_cost(go, spread, machines, work_dir, env)
             print(f"fixed cost per job: {cost * 1000:.1f} ms", file=sys.stderr, flush=True)
             pool = machines.pool("pool", max(counts) + 2)
-            test, training = sleeps(), perturbed(sleeps())
             for count in counts:
-                per_system = count // LANES
-                bound = lower_bound(test, cost, count, per_system)
-                trained = train(work_dir / f"train{count}", training, per_system, pool, spread, env)
-                project = write(work_dir / f"n{count}", test, per_system, pool)
-                check = spread_succeeded(JOBS)
-                argv = [sys.executable, "-m", "pytest", "--spread", "-n", str(count), "-q"]
-                pytest = Command("pytest", argv, project, env, pytest_passed(JOBS))
-                runs: list[tuple[str, str, Command]] = [
-                    ("Go spread", "none", Command("Go", [str(go)], project, env, check)),
-                    ("spread", "unknown", Command("spread", [spread], project, env, check)),
-                    ("spread", "known", Command("spread", [spread], project, env, check)),
-                    (f"pytest -n {count}", "unknown", pytest),
-                    (f"pytest -n {count}", "known", pytest),
-                ]
-                for name, known, command in runs:
-                    start = _with_durations(project, trained if known == "known" else None)
-                    times = []
-                    for _ in range(rounds):
-                        start()
-                        times.append(run_once(command).wall)
-                    makespan = statistics.median(times)
-                    ratio = makespan / bound
-                    target = "-"
-                    if known == "known":
-                        target = f"<= {KNOWN_TARGET:.2f}"
-                        target += "" if ratio <= KNOWN_TARGET else " NOT MET"
-                    rows.append(
-                        (
-                            name,
-                            str(count),
-                            known,
-                            f"{makespan:.2f}",
-                            f"{bound:.2f}",
-                            f"{ratio:.3f}",
-                            target,
-                        )
-                    )
-                    print(f"done: {name}, {known}", file=sys.stderr, flush=True)
+                rows += _runs(go, spread, env, work_dir, pool, count, cost, rounds)
         finally:
             machines.stop()
+    return rows
+
+
+def _runs(
+    go: Path,
+    spread: str,
+    env: dict[str, str],
+    work_dir: Path,
+    pool: Path,
+    count: int,
+    cost: float,
+    rounds: int,
+) -> list[tuple[str, ...]]:
+    """The rows for W = count workers.
+
+    Bound to systems (Spread's model: count/8 workers per system) the Go tool,
+    our spread command and pytest run the same project; ordering cannot shorten
+    a system's work there, so durations play no part. Free to move (every
+    system allows all W workers, pytest's xdist scheduler moves its nodes to
+    the system with the most work left) pytest runs with and without durations.
+    """
+    test, training = sleeps(), perturbed(sleeps())
+    bound_to = count // LANES
+    bound = write(work_dir / f"bound{count}", test, bound_to, pool)
+    free = write(work_dir / f"free{count}", test, count, pool)
+    trained = train(work_dir / f"train{count}", training, count, pool, spread, env)
+    check = spread_succeeded(JOBS)
+    pytest = [sys.executable, "-m", "pytest", "--spread", "-n", str(count), "-q"]
+    runs: list[tuple[str, Command, int, Path | None]] = [
+        ("Go spread", Command("Go", [str(go)], bound, env, check), bound_to, None),
+        ("spread", Command("spread", [spread], bound, env, check), bound_to, None),
+        (
+            f"pytest -n {count}",
+            Command("pytest", pytest, bound, env, pytest_passed(JOBS)),
+            bound_to,
+            None,
+        ),
+        (
+            f"pytest -n {count}",
+            Command("pytest", pytest, free, env, pytest_passed(JOBS)),
+            count,
+            None,
+        ),
+        (
+            f"pytest -n {count}",
+            Command("pytest", pytest, free, env, pytest_passed(JOBS)),
+            count,
+            trained,
+        ),
+    ]
+    rows: list[tuple[str, ...]] = []
+    for name, command, per_system, durations_file in runs:
+        start = _with_durations(command.cwd, durations_file)
+        times = []
+        for _ in range(rounds):
+            start()
+            times.append(run_once(command).wall)
+        makespan = statistics.median(times)
+        limit = lower_bound(test, cost, count, per_system)
+        ratio = makespan / limit
+        known = "-" if per_system == bound_to else "known" if durations_file else "unknown"
+        target = "-"
+        if known == "known":
+            target = f"<= {KNOWN_TARGET:.2f}" + ("" if ratio <= KNOWN_TARGET else " NOT MET")
+        rows.append(
+            (
+                name,
+                str(count),
+                str(per_system),
+                known,
+                f"{makespan:.2f}",
+                f"{limit:.2f}",
+                f"{ratio:.3f}",
+                target,
+            )
+        )
+        print(f"done: {name}, {per_system} per system, {known}", file=sys.stderr, flush=True)
     return rows
 
 

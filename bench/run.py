@@ -5,6 +5,7 @@
     python bench/run.py run-200 reboot       # some of them
     python bench/run.py --rounds 3 --go /tmp/go-spread/bin/spread
     python bench/run.py makespan             # only the makespan table (bench/makespan.py)
+    python bench/run.py --machines [--qemu]  # plus real LXD (QEMU) machines (bench/machines.py)
 
 Each benchmark runs our command(s) and the Go tool's on the same project and
 the same machines, in turn (ours, Go's, ours, Go's ...), after one uncounted
@@ -283,6 +284,10 @@ def main() -> int:
     parser.add_argument("names", nargs="*", help="benchmarks to run: " + ", ".join(names))
     parser.add_argument("--go", help=f"the Go tool's spread binary (default {DEFAULT_GO})")
     parser.add_argument("--rounds", type=int, default=5, help="counted rounds (default 5)")
+    parser.add_argument(
+        "--machines", action="store_true", help="also real LXD machines (bench/machines.py)"
+    )
+    parser.add_argument("--qemu", action="store_true", help="with --machines: QEMU boots too")
     options = parser.parse_args()
     unknown = sorted(set(options.names) - set(names))
     if unknown:
@@ -297,6 +302,11 @@ def main() -> int:
 
         print()
         print_table(makespans(go, rounds=max(1, options.rounds // 2)))
+    if options.machines:
+        import machines
+
+        print()
+        print_table(machines.rows(machines.figures(options.rounds, go, options.qemu)))
     return 0
 
 
