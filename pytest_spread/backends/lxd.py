@@ -20,6 +20,7 @@ from typing import Any
 
 from pytest_spread.backends.base import AllocationError, Machine
 from pytest_spread.backends.lxdapi import LXD, LXDError, remotes, wait_until
+from pytest_spread.interrupts import STOPPING
 from pytest_spread.log import verbose
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.model import Backend, System
@@ -175,6 +176,8 @@ class LXDProvider:
             for addr in eth0.get("addresses") or []:
                 if addr.get("family") == "inet" and addr.get("address"):
                     return str(addr["address"])
+            if STOPPING.is_set():
+                raise LXDError(f"lxd server {name}: interrupted while waiting for an address")
             if not wait_until(deadline, ADDRESS_POLL):
                 raise LXDError(f"lxd server {name} has no address available")
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_spread.backends.base import AllocationError, Machine
+from pytest_spread.interrupts import STOPPING
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.model import Backend, System
 
@@ -142,6 +143,12 @@ class QEMUProvider:
 
     def collect_garbage(self) -> None:
         """Spread's qemu backend collects nothing."""
+
+    def interrupt(self) -> None:
+        """The run is abandoned (a second Ctrl-C): kill every machine of this provider now,
+        those still booting included (their allocation then fails at once)."""
+        for pid in list(self._processes):
+            self._stop(pid)
 
     # -- booting -------------------------------------------------------------
 
@@ -273,6 +280,8 @@ def wait_for_ssh(
     while True:
         if process.poll() is not None:
             raise OSError(f"qemu exited with status {process.returncode}: {_qemu_error(run_dir)}")
+        if STOPPING.is_set():
+            raise OSError("interrupted")
         if (
             kvm
             and time.monotonic() - start < KVM_GRACE
@@ -280,7 +289,8 @@ def wait_for_ssh(
         ):
             raise _KVMFailed()
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            # A guest that is not up leaves QEMU's side of the forward silent: short timeout.
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
                 if conn.recv(4) == b"SSH-":
                     return
         except OSError:

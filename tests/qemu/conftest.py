@@ -68,12 +68,24 @@ class QEMUProject:
             (self.root / "tests" / name).mkdir(parents=True, exist_ok=True)
             (self.root / "tests" / name / "task.yaml").write_text(textwrap.dedent(body))
 
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "HOME": str(self.home), "TMPDIR": str(self.tmp)}
+
+    def popen(self, *command: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", *command],
+            cwd=self.root,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
     def run(self, *command: str, timeout: float) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "HOME": str(self.home), "TMPDIR": str(self.tmp)}
         return subprocess.run(
             [sys.executable, "-m", *command],
             cwd=self.root,
-            env=env,
+            env=self.env(),
             capture_output=True,
             text=True,
             timeout=timeout,

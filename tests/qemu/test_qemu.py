@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
+
+from .conftest import qemu_processes
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples/qemu"
 
@@ -54,3 +57,26 @@ def test_a_missing_image_is_fatal(qemu_project):
     path = qemu_project.home / ".spread/qemu/debian-99.img"
     assert f"cannot find qemu image at {path}" in out
     assert out.count("Allocating qemu:debian-99") == 1
+
+
+def test_ctrl_c_while_a_machine_boots(qemu_project):
+    disk = qemu_project.home / "hang.img"
+    sector = b"\xeb\xfe" + bytes(508) + b"\x55\xaa"
+    disk.write_bytes(sector + bytes(1024 * 1024 - len(sector)))
+    qemu_project.image("hang-1", disk)
+    qemu_project.write("- hang-1:\n    password: x\n", {"t": "summary: t\n"})
+    run = qemu_project.popen("pytest_spread")
+    assert run.stdout is not None
+    seen = ""
+    for line in run.stdout:
+        seen += line
+        if "to make SSH available" in line:
+            break
+    assert qemu_processes(qemu_project.tmp)  # booting
+    run.send_signal(signal.SIGINT)
+    rest, _ = run.communicate(timeout=60)
+    out = seen + rest
+    assert run.returncode != 0
+    assert "Cannot allocate qemu:hang-1: interrupted" in out, out
+    assert "Traceback" not in out
+    assert qemu_processes(qemu_project.tmp) == []
