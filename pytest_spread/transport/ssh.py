@@ -167,8 +167,8 @@ class Connection:
             channel.settimeout(SEND_TIMEOUT)
             _feed(channel, stdin)
             result = _collect(channel, kill_after, tick, on_tick, stdout, self._probe)
-            if ahead:
-                self._spare = (command, combine, self._start(command, combine))
+            if ahead and not result.killed:  # a killed command may mean a machine gone
+                self._start_spare(command, combine)
             return result
         except (paramiko.SSHException, OSError, EOFError) as exc:
             self._lost = f"connection to {self.address} lost: {_reason(exc)}"
@@ -180,6 +180,14 @@ class Connection:
         channel.set_combine_stderr(combine)
         _exec_without_reply(channel, command)
         return channel
+
+    def _start_spare(self, command: str, combine: bool) -> None:
+        """Start the next session ahead; if that fails, the command that ended stands."""
+        try:
+            self._spare = (command, combine, self._start(command, combine))
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            self._lost = f"connection to {self.address} lost: {_reason(exc)}"
+            self._transport.close()  # the next command says why
 
     def _take_spare(self, command: str, combine: bool) -> Any:
         """The session started ahead for this command, if it is still open; else None."""

@@ -101,7 +101,9 @@ def test_a_machine_that_vanishes_fails_its_job_in_time_and_the_run_goes_on(
         thaw(frozen, init)
     # The frozen machine's jobs ended with errors, not a hang; the healthy one's ran.
     assert "1 passed" in out and "PASSED tests/b/task.yaml::adhoc:debian-12:tests/b" in out, out
-    assert "Error executing adhoc:ubuntu-24.04:tests/a" in out, out
+    # Its running script fails at its kill-timeout (4 s), the next one at once.
+    assert "Error executing adhoc:ubuntu-24.04:tests/a (adhoc:ubuntu-24.04) : " in out, out
+    assert "<kill-timeout reached>" in out, out
     assert "Traceback" not in out
     assert elapsed < 30, out
     assert leftover(ledger) == {}, out
