@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pytest_spread.backends.registry import discard_machine, make_provider
 from pytest_spread.errors import SpreadError
 from pytest_spread.interrupts import FIRST_MESSAGE, Interrupts, discarding
+from pytest_spread.log import add_secret
 from pytest_spread.machines.jobs import JobRun
 from pytest_spread.machines.pool import MachinePool, NoMachine
 from pytest_spread.machines.reuse import ReuseFile
@@ -99,6 +100,7 @@ def discard_tracked(
     matrix: Matrix, jobs: Sequence[Job], options: PoolOptions, log: Callable[[str], None]
 ) -> None:
     """Spread's -discard: each worker of a selected system discards one tracked machine."""
+    add_secret(options.password)  # the discard scripts see it as $SPREAD_PASSWORD
     path = options.reuse_path(matrix.project.dir, discard=True)
     reuse = ReuseFile.open(path, log)
     try:
