@@ -70,6 +70,7 @@ class MachinePool:
             self._failed_lanes[name] = (
                 f"{reason} (no more machines for {name} after {MAX_REPLACEMENTS} replacements)"
             )
+            self.log(f"Giving up on {name}: {self._failed_lanes[name]}")
         else:
             self.log(f"Replacing {lane.machine}: {reason}")
 
