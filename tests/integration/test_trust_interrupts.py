@@ -60,7 +60,7 @@ def test_ctrl_c_while_allocating_stops_at_once(pytester, machine, tmp_path, fron
     process.send_signal(signal.SIGINT)
     interrupted = time.monotonic()
     out, _ = process.communicate(timeout=60)
-    assert time.monotonic() - interrupted < 4, out
+    assert time.monotonic() - interrupted < 10, out  # it retried for minutes before
     assert "interrupt again to discard them at once" in out, out
     assert "cannot allocate adhoc:ubuntu-24.04: interrupted" in out.lower(), out
     assert process.returncode != 0
