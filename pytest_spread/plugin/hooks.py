@@ -109,6 +109,7 @@ def _finish_running_jobs(session: pytest.Session, dsession: Any) -> None:
     session.shouldstop = reason
     if dsession is not None:
         dsession.shouldstop = reason
+        dsession._max_worker_restart = 0  # a node going down on the interrupt is not replaced
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and not hasattr(session.config, "workerinput"):
         capture = session.config.pluginmanager.get_plugin("capturemanager")
