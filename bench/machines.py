@@ -12,8 +12,8 @@ LXD, per round and in turn, on the image `.ci/setup-lxd` imports:
   SSH connect and a first command: allocate-to-first-script;
 * a one-job project, wall time of the whole run: the spread command against the Go
   tool (snapcore/spread built by build-go-spread), same image, same daemon.
-QEMU (`--qemu`, one boot each): a raw `qemu-system-x86_64` boot to sshd's banner
-against the qemu provider's allocate and first command under the same accelerator,
+QEMU (`--qemu`, one boot each): a raw `qemu-system-x86_64` boot to a first command
+over SSH against the qemu provider's allocate and first command under the same accelerator,
 and the provider's first machine of a run, which also probes KVM.
 
 `figures()` returns the medians in seconds; `main()` prints them as table rows.
@@ -157,7 +157,7 @@ def one_job_run(command: list[str], project: Path) -> float:
 
 
 def raw_qemu(image: Path, accel: str) -> float:
-    """qemu-system-x86_64 with -snapshot until sshd answers: seconds."""
+    """qemu-system-x86_64 with -snapshot until a first command runs over SSH: seconds."""
     work = Path(tempfile.mkdtemp(prefix="bench-qemu-"))
     accel_args = ["-enable-kvm"] if accel == "kvm" else ["-accel", "tcg"]
     command = ["qemu-system-x86_64", "-nographic", *accel_args, "-snapshot", "-m", "1500"]
@@ -166,8 +166,13 @@ def raw_qemu(image: Path, accel: str) -> float:
     start = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _banner("127.0.0.1", forwarded_port(work, process), timeout=900)
-        return time.monotonic() - start
+        port = forwarded_port(work, process)
+        _banner("127.0.0.1", port, timeout=900)
+        connection = _login(f"127.0.0.1:{port}", "root", "spread", timeout=300)
+        assert connection.run("true").status == 0
+        elapsed = time.monotonic() - start
+        connection.close()
+        return elapsed
     finally:
         process.kill()
         process.wait()
@@ -245,7 +250,7 @@ def qemu_figures() -> dict[str, float]:
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return {
-        f"qemu ({accel}): raw boot to sshd banner": raw,
+        f"qemu ({accel}): raw boot to a first command over SSH": raw,
         f"qemu ({accel}): pytest-spread allocate to first script": ours,
         f"qemu ({accel}): the same, first machine (KVM probe)": first,
     }
