@@ -111,7 +111,10 @@ def _children(pid: int) -> list[int]:
 
 
 def one_run(scenario: str, directory: Path, ledger: Path) -> str:
-    """Run one repetition of `scenario`; returns a problem ("" when it ended as expected)."""
+    """Run one repetition of `scenario`; returns a problem ("" when it ended as expected).
+
+    The run's output is kept in `<directory>/run.out`.
+    """
     args = [*PYTEST, "-x"] if scenario == "exitfirst" else PYTEST
     process = subprocess.Popen(
         args,
@@ -142,6 +145,7 @@ def one_run(scenario: str, directory: Path, ledger: Path) -> str:
         elif scenario == "kill-run":
             os.killpg(process.pid, signal.SIGKILL)
         out, _ = process.communicate(timeout=180)
+        (directory / "run.out").write_text(out)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         out, _ = process.communicate()
@@ -193,7 +197,9 @@ def loops(
             if problem:
                 outcome.problems.append(problem)
             if left:
-                outcome.problems.append(f"{scenario} run {rep}: {left} machine(s) left over")
+                outcome.problems.append(
+                    f"{scenario} run {rep}: {left} machine(s) left over (see {directory}/run.out)"
+                )
         progress(outcome.line(scenario))
     return results
 
