@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest import LineMatcher
 
-from .test_getting_started import clean_environment, fenced
+from .test_getting_started import clean_environment, fenced, patterns
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -173,4 +174,11 @@ def test_the_getting_started_page_on_a_fresh_clone(clone, wheelhouse):
     assert_installed(packages)
     assert any(step.startswith("pip install") for step in steps), steps
     assert "spread" in steps and "pytest" in steps, steps
-    green(run("\n".join(steps), clone, wheelhouse), shown_jobs())
+    done = run("\n".join(steps), clone, wheelhouse)
+    green(done, shown_jobs())
+    # Every line the page shows of the two runs' output is there (times aside; the jobs'
+    # order may differ, as the page says).
+    section = PAGE.read_text().split("\n## Run the example\n")[1].split("\n## ")[0]
+    spread_lines, pytest_lines = fenced(section, "")[:2]
+    lines = LineMatcher([line.rstrip() for line in done.stdout.splitlines()])
+    lines.fnmatch_lines_random(patterns(spread_lines + pytest_lines))
