@@ -136,8 +136,9 @@ class MachineSource:
             self.reuse_file.release(machine)
             self.options.run.observer.machine_event("kept", machine)
             return
-        discard_machine(self.provider(machine.backend), machine, self.log)
-        self.reuse_file.remove(machine)
+        with shielded():  # a second Ctrl-C must not cut a discard short
+            discard_machine(self.provider(machine.backend), machine, self.log)
+            self.reuse_file.remove(machine)
         self.options.run.observer.machine_event("discarded", machine)
 
     def abandon(self) -> None:
