@@ -30,15 +30,7 @@ class SpreadItem(pytest.Item):
     def own_markers(self) -> list[pytest.Mark]:
         markers: list[pytest.Mark] | None = self.__dict__.get("_own_markers")
         if markers is None:
-            job = self.job
-            marker = pytest.mark.spread(
-                backend=job.backend.name,
-                system=job.system.name,
-                suite=job.suite.name,
-                task=job.task.name,
-                variant=job.variant,
-            )
-            markers = self.__dict__["_own_markers"] = [marker.mark]
+            markers = self.__dict__["_own_markers"] = [spread_marker(self.job).mark]
         return markers
 
     @own_markers.setter
@@ -50,26 +42,13 @@ class SpreadItem(pytest.Item):
 
     def setup(self) -> None:
         """Spread's levels up to and including the task prepare (errors here are setup errors)."""
-        job = self.job
-        self.user_properties += [
-            ("backend", job.backend.name),
-            ("system", job.system.name),
-            ("suite", job.suite.name),
-            ("task", job.task.name),
-            ("variant", job.variant),
-            ("sample", str(job.sample)),
-        ]
-        self._run = run = JobRun(pool_for(self.config), job)
-        with _as_pytest_outcome():
-            run.start()
-            self.user_properties.append(("machine", run.address))
-            self.user_properties.append((durations.MACHINE_SECONDS, f"{run.machine_seconds:.3f}"))
-            run.prepare()
+        self._run = run = JobRun(pool_for(self.config), self.job)
+        start_job(self, run)
 
     def runtest(self) -> None:
         """The task's execute (a failing execute is a test failure)."""
         if self._run is not None:
-            with _as_pytest_outcome():
+            with as_pytest_outcome():
                 output = self._run.execute()
             if output:
                 self.add_report_section("call", "stdout", output)
@@ -79,15 +58,45 @@ class SpreadItem(pytest.Item):
         run, self._run = self._run, None
         if run is not None:
             last = lane_done(self.config, self.job.lane, self.nodeid)
-            with _as_pytest_outcome():
+            with as_pytest_outcome():
                 run.restore(last_of_lane=last)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.job.task.file, max(self.job.task.execute_line - 1, 0), self.name
 
 
+def spread_marker(job: Job) -> pytest.MarkDecorator:
+    """The `spread(backend=, system=, suite=, task=, variant=)` marker of a job."""
+    return pytest.mark.spread(
+        backend=job.backend.name,
+        system=job.system.name,
+        suite=job.suite.name,
+        task=job.task.name,
+        variant=job.variant,
+    )
+
+
+def start_job(item: pytest.Item, run: JobRun) -> None:
+    """A job item's set-up: its JUnit properties, its machine, then every prepare up to the
+    task's (errors here are set-up errors)."""
+    job = run.job
+    item.user_properties += [
+        ("backend", job.backend.name),
+        ("system", job.system.name),
+        ("suite", job.suite.name),
+        ("task", job.task.name),
+        ("variant", job.variant),
+        ("sample", str(job.sample)),
+    ]
+    with as_pytest_outcome():
+        run.start()
+        item.user_properties.append(("machine", run.address))
+        item.user_properties.append((durations.MACHINE_SECONDS, f"{run.machine_seconds:.3f}"))
+        run.prepare()
+
+
 @contextmanager
-def _as_pytest_outcome() -> Iterator[None]:
+def as_pytest_outcome() -> Iterator[None]:
     """Spread's outcomes as pytest failures whose report is Spread's own message."""
     try:
         yield

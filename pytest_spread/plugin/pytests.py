@@ -31,7 +31,7 @@ import pytest
 
 from pytest_spread.errors import SpreadError, display_path
 from pytest_spread.machines.jobs import JobRun
-from pytest_spread.plugin.collect import _as_pytest_outcome
+from pytest_spread.plugin.collect import as_pytest_outcome, spread_marker, start_job
 from pytest_spread.plugin.items import PYTHON_JOB, job_of, lane_jobs, python_job
 from pytest_spread.plugin.session import STATE, lane_done, pool_for
 from pytest_spread.plugin.shared_fabric import shared_connection
@@ -39,7 +39,6 @@ from pytest_spread.project.environment import job_environment
 from pytest_spread.project.filters import compile_filters, matches_any
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.model import EMPTY_ENV, ENV_KEY_RE, Environment, Suite, Task
-from pytest_spread.run import durations
 from pytest_spread.run.worker import progress
 
 if TYPE_CHECKING:
@@ -151,13 +150,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         pytest.param(
             job,
             id=lane_id(job),
-            marks=pytest.mark.spread(
-                backend=job.backend.name,
-                system=job.system.name,
-                suite=job.suite.name,
-                task=job.task.name,
-                variant=job.variant,
-            ),
+            marks=spread_marker(job),
         )
         for job in _lane_jobs(matrix, suite, task)
     ]
@@ -211,28 +204,17 @@ def _spread_run(request: pytest.FixtureRequest, _spread_lane: Job | None) -> Job
     job = job_of(item)
     if job is None:
         pytest.skip("a test on Spread machines: run it with pytest --spread")
-    item.user_properties += [
-        ("backend", job.backend.name),
-        ("system", job.system.name),
-        ("suite", job.suite.name),
-        ("task", job.task.name),
-        ("variant", job.variant),
-    ]
     run = JobRun(pool_for(request.config), job)
 
     def restore() -> None:
         if RUN in item.stash:
             del item.stash[RUN]
         last = lane_done(request.config, job.lane, item.nodeid)
-        with _as_pytest_outcome():
+        with as_pytest_outcome():
             run.restore(last_of_lane=last)
 
     request.addfinalizer(restore)
-    with _as_pytest_outcome():
-        run.start()
-        item.user_properties.append(("machine", run.address))
-        item.user_properties.append((durations.MACHINE_SECONDS, f"{run.machine_seconds:.3f}"))
-        run.prepare()
+    start_job(item, run)
     item.stash[RUN] = run
     return run
 
