@@ -12,12 +12,15 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from pytest_spread.backends.base import AllocationError
 from pytest_spread.interrupts import STOPPING
+from pytest_spread.project.gocompat import go_quote, parse_duration
 
 MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 NAME_RE = re.compile(r"^([a-z]{3})(\d\d)(\d\d)(\d\d)-(\d{6})$")
@@ -77,6 +80,53 @@ def older_than(created: str, limit_ns: int, now: datetime) -> bool:
     """Whether an instance created at `created` is older than `limit_ns` (Spread's -gc)."""
     moment = timestamp(created)
     return moment is not None and (now - moment).total_seconds() * 1e9 > limit_ns
+
+
+@dataclass(frozen=True)
+class GarbageWords:
+    """How a backend's -gc words its messages (each of Spread's backends has its own)."""
+
+    kind: str  # "Google server": "Ignoring bad Google server NAME halt-timeout label"
+    checking: str | None = None  # "openstack instance ": "Checking openstack instance NAME..."
+    cannot: str = ""  # "server ": "Cannot garbage collect server NAME"
+
+
+def collect_if_expired(
+    name: str,
+    tags: Mapping[str, Any],
+    created: str,
+    delete: Callable[[], None],
+    *,
+    halt_timeout: int,
+    now: datetime,
+    log: Callable[[str], None],
+    words: GarbageWords,
+) -> None:
+    """Spread's -gc of one instance: delete it once older than its halt-timeout.
+
+    A `halt-timeout` tag (label, metadata) replaces the backend's; zero keeps
+    the instance. A failed deletion is a warning.
+    """
+    timeout = halt_timeout
+    if "halt-timeout" in tags:
+        try:
+            timeout = parse_duration(str(tags["halt-timeout"]).strip())
+        except ValueError:
+            log(
+                f"WARNING: Ignoring bad {words.kind} {name} halt-timeout label: "
+                f"{go_quote(str(tags['halt-timeout']))}"
+            )
+    if timeout == 0:
+        return
+    if words.checking is not None:
+        log(f"Checking {words.checking}{name}...")
+    if not older_than(created, timeout, now):
+        return
+    log(f"Server {name} exceeds halt-timeout. Shutting it down...")
+    try:
+        delete()
+    except AllocationError as exc:
+        log(f"WARNING: Cannot garbage collect {words.cannot}{name}: {exc}")
 
 
 def local_user() -> str:

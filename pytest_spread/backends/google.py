@@ -17,16 +17,24 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pytest_spread.backends import google_auth
 from pytest_spread.backends.base import AllocationError, Machine
-from pytest_spread.backends.cloud import InFlight, Names, is_spread_name, local_user, older_than
+from pytest_spread.backends.cloud import (
+    GarbageWords,
+    InFlight,
+    Names,
+    collect_if_expired,
+    is_spread_name,
+    local_user,
+)
 from pytest_spread.backends.google_images import Image, find_image
 from pytest_spread.backends.google_rest import ComputeApi
 from pytest_spread.backends.http import Pacing
-from pytest_spread.project.gocompat import format_duration, go_quote, parse_duration
+from pytest_spread.project.gocompat import format_duration, go_quote
 from pytest_spread.project.model import Backend, System
 
 DEFAULT_PLAN = "n1-standard-1"
@@ -48,6 +56,7 @@ echo -e '\\n{marker}\\n' > /dev/ttyS0 || echo -e '\\n{marker}\\n' > /dev/console
 echo -e '\\n{marker}\\n' > /dev/ttyS2
 """  # noqa: E501
 LABEL_RE = re.compile(r"^[a-z0-9_-]+$")
+GC_WORDS = GarbageWords("Google server", checking="")
 
 
 def valid_label(value: str) -> bool:
@@ -139,25 +148,16 @@ class GoogleProvider:
                     self.log("WARNING: Some Google servers ignored due to unsafe labels.")
                     warned = True
                 continue
-            timeout = self.backend.halt_timeout
-            if "halt-timeout" in labels:
-                try:
-                    timeout = parse_duration(str(labels["halt-timeout"]).strip())
-                except ValueError:
-                    self.log(
-                        f"WARNING: Ignoring bad Google server {name} halt-timeout label: "
-                        f"{go_quote(str(labels['halt-timeout']))}"
-                    )
-            if timeout == 0:
-                continue
-            self.log(f"Checking {name}...")
-            if not older_than(str(item.get("creationTimestamp", "")), timeout, now):
-                continue
-            self.log(f"Server {name} exceeds halt-timeout. Shutting it down...")
-            try:
-                self._delete(name, name)
-            except AllocationError as exc:
-                self.log(f"WARNING: Cannot garbage collect {name}: {exc}")
+            collect_if_expired(
+                name,
+                labels,
+                str(item.get("creationTimestamp", "")),
+                partial(self._delete, name, name),
+                halt_timeout=self.backend.halt_timeout,
+                now=now,
+                log=self.log,
+                words=GC_WORDS,
+            )
 
     # -- allocation steps -----------------------------------------------------
 

@@ -23,13 +23,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from pytest_spread.backends.base import AllocationError, Machine
-from pytest_spread.backends.cloud import InFlight, local_user, older_than
+from pytest_spread.backends.cloud import GarbageWords, InFlight, collect_if_expired, local_user
 from pytest_spread.backends.http import Api, ApiError, Pacing, status_error
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.model import Backend, System
@@ -39,6 +40,7 @@ LABEL_RE = re.compile(r"^Spread-[0-9]+$")
 TAG = "spread"
 WAIT_LIMIT = 180.0  # seconds for a disk to be ready, and for a boot
 MB = 1 << 20
+GC_WORDS = GarbageWords("Linode server")
 HELPERS = {
     "updatedb_disabled": True,
     "distro": True,
@@ -159,13 +161,16 @@ class LinodeProvider:
                     )
                     warned = True
                 continue
-            if not older_than(str(item.get("created", "")), self.backend.halt_timeout, now):
-                continue
-            self.log(f"Server {label} exceeds halt-timeout. Shutting it down...")
-            try:
-                self._delete(int(item.get("id", 0)), label)
-            except AllocationError as exc:
-                self.log(f"WARNING: Cannot garbage collect {label}: {exc}")
+            collect_if_expired(
+                label,
+                {},
+                str(item.get("created", "")),
+                partial(self._delete, int(item.get("id", 0)), label),
+                halt_timeout=self.backend.halt_timeout,
+                now=now,
+                log=self.log,
+                words=GC_WORDS,
+            )
 
     # -- set-up ----------------------------------------------------------------
 

@@ -23,19 +23,21 @@ import subprocess
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pytest_spread.backends.base import AllocationError, Machine
 from pytest_spread.backends.cloud import (
+    GarbageWords,
     InFlight,
     Names,
+    collect_if_expired,
     local_user,
-    older_than,
 )
 from pytest_spread.backends.http import ApiError, Pacing
 from pytest_spread.backends.openstack_rest import OpenStackApi
-from pytest_spread.project.gocompat import format_duration, go_quote, parse_duration
+from pytest_spread.project.gocompat import format_duration
 from pytest_spread.project.model import Backend, System
 
 DEFAULT_FLAVOR = "m1.medium"
@@ -46,6 +48,7 @@ BOOT_LIMIT = 300.0
 CONSOLE_LIMIT = 30.0  # a console that stays empty this long is not waited for
 REMOVE_LIMIT = 180.0
 GIB = 1 << 30
+GC_WORDS = GarbageWords("openstack instances", checking="openstack instance ", cannot="server ")
 CLOUD_CONFIG = """
 #cloud-config
 runcmd:
@@ -188,25 +191,16 @@ class OpenStackProvider:
             if metadata.get("spread") != "true":
                 continue
             name = str(item.get("name", ""))
-            timeout = self.backend.halt_timeout
-            if "halt-timeout" in metadata:
-                try:
-                    timeout = parse_duration(str(metadata["halt-timeout"]).strip())
-                except ValueError:
-                    self.log(
-                        f"WARNING: Ignoring bad openstack instances {name} halt-timeout label: "
-                        f"{go_quote(str(metadata['halt-timeout']))}"
-                    )
-            if timeout == 0:
-                continue
-            self.log(f"Checking openstack instance {name}...")
-            if not older_than(str(item.get("created", "")), timeout, now):
-                continue
-            self.log(f"Server {name} exceeds halt-timeout. Shutting it down...")
-            try:
-                self._remove(str(item.get("id", "")))
-            except AllocationError as exc:
-                self.log(f"WARNING: Cannot garbage collect server {name}: {exc}")
+            collect_if_expired(
+                name,
+                metadata,
+                str(item.get("created", "")),
+                partial(self._remove, str(item.get("id", ""))),
+                halt_timeout=self.backend.halt_timeout,
+                now=now,
+                log=self.log,
+                words=GC_WORDS,
+            )
 
     # -- allocation steps -----------------------------------------------------
 
