@@ -5,37 +5,21 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from pytest_spread.backends.base import AllocationError, Machine
+from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.project.gocompat import go_quote
-from pytest_spread.project.model import Backend, System
+from pytest_spread.project.model import System
 from pytest_spread.transport.local import LocalResult, run_local
 from pytest_spread.transport.retry import retry, stopped
 from pytest_spread.transport.scripts import find_address, output_error
 from pytest_spread.transport.ssh import split_address
 from pytest_spread.transport.timeouts import limits
 
-SSH_WAIT = 300.0
 PORT_RELOG = 15.0  # how often a port wait says it is still waiting (Spread's)
 
 
-class AdhocProvider:
+class AdhocProvider(ProviderBase):
     """Allocates machines by running the backend's `allocate` script locally."""
-
-    def __init__(
-        self,
-        backend: Backend,
-        project_dir: Path,
-        session_password: str,
-        log: Callable[[str], None],
-        wait: float = SSH_WAIT,
-    ) -> None:
-        self.backend = backend
-        self.project_dir = project_dir
-        self.session_password = session_password
-        self.log = log
-        self.ssh_wait = wait
 
     def allocate(self, system: System, username: str, password: str) -> Machine:
         result = self._run(self.backend.allocate, system, username, password, address="")

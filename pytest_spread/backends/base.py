@@ -7,7 +7,9 @@ code that never looks at the backend type.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pytest_spread.errors import SpreadError
@@ -63,3 +65,29 @@ class Provider(Protocol):
 
     def collect_garbage(self) -> None:
         """Release what earlier runs left behind, where the backend can tell."""
+
+
+class ProviderBase:
+    """What every provider keeps of how the run builds it.
+
+    The run builds a provider as `Class(backend, project_dir, password, log,
+    wait=seconds)`; a subclass sets up its own state in `_prepare`.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        project_dir: Path,
+        password: str,
+        log: Callable[[str], None],
+        wait: float = 300.0,
+    ) -> None:
+        self.backend = backend
+        self.project_dir = project_dir
+        self.session_password = password
+        self.log = log
+        self.ssh_wait = wait  # seconds for a new machine's SSH to answer
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """The provider's own state (API clients, locks...), the common attributes set."""

@@ -15,14 +15,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from pytest_spread.backends import google_auth
-from pytest_spread.backends.base import AllocationError, Machine
+from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.backends.cloud import (
     GarbageWords,
     InFlight,
@@ -35,7 +33,7 @@ from pytest_spread.backends.google_images import Image, find_image
 from pytest_spread.backends.google_rest import ComputeApi
 from pytest_spread.backends.http import Pacing
 from pytest_spread.project.gocompat import format_duration, go_quote
-from pytest_spread.project.model import Backend, System
+from pytest_spread.project.model import System
 
 DEFAULT_PLAN = "n1-standard-1"
 READY_MARKER = "MACHINE-IS-READY"
@@ -63,25 +61,14 @@ def valid_label(value: str) -> bool:
     return len(value) < 64 and bool(LABEL_RE.match(value))
 
 
-class GoogleProvider:
+class GoogleProvider(ProviderBase):
     """Allocates Compute Engine instances in the backend's project and zone."""
 
     reuse = False  # set by the run: labels the instances with reuse=true
 
-    def __init__(
-        self,
-        backend: Backend,
-        project_dir: Path,
-        password: str,
-        log: Callable[[str], None],
-        wait: float = 300.0,
-    ) -> None:
-        self.backend = backend
-        self.project_dir = project_dir
-        self.session_password = password
-        self.log = log
+    def _prepare(self) -> None:
         self.pacing = Pacing.from_env(poll=5.0)
-        self.compute = ComputeApi(backend, project_dir, self.pacing, log)
+        self.compute = ComputeApi(self.backend, self.project_dir, self.pacing, self.log)
         self.gproject, self.zone = self.compute.gproject, self.compute.zone_name
         self.in_flight = InFlight()
         self.names = Names()

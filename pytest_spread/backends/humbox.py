@@ -12,40 +12,27 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import requests
 
-from pytest_spread.backends.base import AllocationError, Machine
+from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.backends.cloud import InFlight, local_user
 from pytest_spread.backends.http import Api, ApiError, Pacing, status_error
 from pytest_spread.project.gocompat import go_quote
-from pytest_spread.project.model import Backend, System
+from pytest_spread.project.model import System
 from pytest_spread.transport.ssh import Connection, RemoteError
 
 LOCATION_RE = re.compile(r"^(https?://)([^@]+)@(.+:[0-9]+)$")
 GIB = 1 << 30
 
 
-class HumboxProvider:
+class HumboxProvider(ProviderBase):
     """Allocates Humbox servers for the backend's account."""
 
     reuse = False  # set by the run: recorded in the server's custom data
 
-    def __init__(
-        self,
-        backend: Backend,
-        project_dir: Path,
-        password: str,
-        log: Callable[[str], None],
-        wait: float = 300.0,
-    ) -> None:
-        self.backend = backend
-        self.session_password = password
-        self.log = log
-        self.ssh_wait = wait
+    def _prepare(self) -> None:
         self.pacing = Pacing.from_env(poll=1.0)
         self.in_flight = InFlight()
         self._lock = threading.Lock()

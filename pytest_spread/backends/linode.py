@@ -24,16 +24,15 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import requests
 
-from pytest_spread.backends.base import AllocationError, Machine
+from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.backends.cloud import GarbageWords, InFlight, collect_if_expired, local_user
 from pytest_spread.backends.http import Api, ApiError, Pacing, status_error
 from pytest_spread.project.gocompat import go_quote
-from pytest_spread.project.model import Backend, System
+from pytest_spread.project.model import System
 
 API_URL = "https://api.linode.com/v4"
 LABEL_RE = re.compile(r"^Spread-[0-9]+$")
@@ -58,20 +57,10 @@ def derived_name(label: str) -> str:
     return f"{words[0]}-{words[1]}" if len(words) > 1 else (words[0] if words else "")
 
 
-class LinodeProvider:
+class LinodeProvider(ProviderBase):
     """Creates a Linode server per machine in the backend's region."""
 
-    def __init__(
-        self,
-        backend: Backend,
-        project_dir: Path,
-        password: str,
-        log: Callable[[str], None],
-        wait: float = 300.0,
-    ) -> None:
-        self.backend = backend
-        self.session_password = password
-        self.log = log
+    def _prepare(self) -> None:
         self.pacing = Pacing.from_env(poll=2.0)
         self.api_url = os.environ.get("SPREAD_LINODE_API_URL", "").rstrip("/") or API_URL
         self.in_flight = InFlight()

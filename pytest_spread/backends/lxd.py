@@ -14,16 +14,15 @@ import fcntl
 import os
 import platform
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_spread.backends.base import AllocationError, Machine
+from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.backends.lxdapi import LXD, LXDError, remotes, wait_until
 from pytest_spread.interrupts import STOPPING
 from pytest_spread.log import verbose
 from pytest_spread.project.gocompat import go_quote
-from pytest_spread.project.model import Backend, System
+from pytest_spread.project.model import System
 
 ADDRESS_WAIT = 30.0  # Spread's limit for a new container to get an address
 ADDRESS_POLL = 0.1  # Spread polls every second; a container is usually up in two
@@ -52,23 +51,12 @@ def deb_arch() -> str:
     return _MACHINE_ARCH.get(platform.machine().lower(), "amd64")
 
 
-class LXDProvider:
+class LXDProvider(ProviderBase):
     """Allocates LXD containers for the systems of an lxd backend."""
 
     reuse = False  # set by the registry under -reuse: containers are then not ephemeral
 
-    def __init__(
-        self,
-        backend: Backend,
-        project_dir: Path,
-        session_password: str,
-        log: Callable[[str], None],
-        wait: float = 300.0,
-    ) -> None:
-        self.backend = backend
-        self.project_dir = project_dir
-        self.session_password = session_password
-        self.log = log
+    def _prepare(self) -> None:
         self.address_wait = ADDRESS_WAIT
         self._servers: dict[str, LXD] = {}
 

@@ -21,13 +21,11 @@ import ipaddress
 import socket
 import subprocess
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from pytest_spread.backends.base import AllocationError, Machine
+from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.backends.cloud import (
     GarbageWords,
     InFlight,
@@ -38,7 +36,7 @@ from pytest_spread.backends.cloud import (
 from pytest_spread.backends.http import ApiError, Pacing
 from pytest_spread.backends.openstack_rest import OpenStackApi
 from pytest_spread.project.gocompat import format_duration
-from pytest_spread.project.model import Backend, System
+from pytest_spread.project.model import System
 
 DEFAULT_FLAVOR = "m1.medium"
 READY_MARKER = "MACHINE-IS-READY"
@@ -102,27 +100,16 @@ def proxy_address(address: str, proxy: str, relations: tuple[str, ...]) -> str |
     return None
 
 
-class OpenStackProvider:
+class OpenStackProvider(ProviderBase):
     """Creates Nova servers with the key file's credentials."""
 
     reuse = False  # set by the run: recorded in the server's metadata
 
-    def __init__(
-        self,
-        backend: Backend,
-        project_dir: Path,
-        password: str,
-        log: Callable[[str], None],
-        wait: float = 300.0,
-    ) -> None:
-        self.backend = backend
-        self.project_dir = project_dir
-        self.session_password = password
-        self.log = log
+    def _prepare(self) -> None:
         self.pacing = Pacing.from_env(poll=5.0)
         self.in_flight = InFlight()
         self.names = Names()
-        self.api = OpenStackApi(backend, project_dir, self.pacing, log)
+        self.api = OpenStackApi(self.backend, self.project_dir, self.pacing, self.log)
 
     # -- the provider interface -----------------------------------------------
 

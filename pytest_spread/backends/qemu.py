@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_spread.backends.base import AllocationError, Machine
+from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.interrupts import STOPPING
 from pytest_spread.project.gocompat import go_quote
-from pytest_spread.project.model import Backend, System
+from pytest_spread.project.model import System
 
 MB = 1024 * 1024
 DEFAULT_MEMORY = 1500  # MiB, as Spread
@@ -90,21 +90,10 @@ def qemu_command(system: System, image: Path, memory: int, run_dir: Path, accel:
     return command
 
 
-class QEMUProvider:
+class QEMUProvider(ProviderBase):
     """Boots a QEMU machine per allocation and kills it on discard."""
 
-    def __init__(
-        self,
-        backend: Backend,
-        project_dir: Path,
-        session_password: str,
-        log: Callable[[str], None],
-        wait: float = 300.0,
-    ) -> None:
-        self.backend = backend
-        self.project_dir = project_dir
-        self.log = log
-        self.ssh_wait = wait
+    def _prepare(self) -> None:
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
 
     def allocate(self, system: System, username: str, password: str) -> Machine:
