@@ -158,6 +158,29 @@ class InFlight:
         with self._lock:
             self._pending.pop(key, None)
 
+    def give_up(
+        self,
+        key: str,
+        delete: Callable[[], None],
+        error: AllocationError,
+        *,
+        what: str,
+        failed: str | None,
+    ) -> AllocationError:
+        """The allocation of `key` failed with `error`: delete the instance; the error to raise.
+
+        `what` names the instance ("Google server NAME") when deleting fails too;
+        `failed` prefixes the error otherwise (None: the error as it is).
+        """
+        self.done(key)
+        try:
+            delete()
+        except AllocationError:
+            return AllocationError(
+                f"cannot allocate or deallocate (!) new {what}: {error}", fatal=True
+            )
+        return AllocationError(f"{failed}: {error}" if failed else str(error), fatal=True)
+
     def check(self) -> None:
         """AllocationError when the run was interrupted (Ctrl-C) or abandoned."""
         if self._interrupted.is_set() or STOPPING.is_set():

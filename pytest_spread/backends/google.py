@@ -98,16 +98,12 @@ class GoogleProvider(ProviderBase):
             self._wait_boot(name, server, address)
             self._drop_startup_script(name)
         except AllocationError as exc:
-            self.in_flight.done(name)
-            try:
-                self._delete(name, server)
-            except AllocationError:
-                raise AllocationError(
-                    f"cannot allocate or deallocate (!) new Google server {server}: {exc}",
-                    fatal=True,
-                ) from None
-            raise AllocationError(
-                f"cannot allocate new Google server {server}: {exc}", fatal=True
+            raise self.in_flight.give_up(
+                name,
+                partial(self._delete, name, server),
+                exc,
+                what=f"Google server {server}",
+                failed=f"cannot allocate new Google server {server}",
             ) from None
         self.in_flight.done(name)
         data = {"name": name, "plan": plan, "created": created.isoformat()}

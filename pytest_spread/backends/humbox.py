@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from functools import partial
 from typing import Any
 
 import requests
@@ -72,15 +73,13 @@ class HumboxProvider(ProviderBase):
         try:
             self._wait_ssh(machine)
         except AllocationError as exc:
-            self.in_flight.done(name)
-            try:
-                self._remove(machine)
-            except AllocationError:
-                raise AllocationError(
-                    f"cannot allocate or deallocate (!) new Humbox server {machine}: {exc}",
-                    fatal=True,
-                ) from None
-            raise AllocationError(str(exc), fatal=True) from None
+            raise self.in_flight.give_up(
+                name,
+                partial(self._remove, machine),
+                exc,
+                what=f"Humbox server {machine}",
+                failed=None,
+            ) from None
         self.in_flight.done(name)
         return machine
 

@@ -109,16 +109,12 @@ class LinodeProvider(ProviderBase):
             self.log(f"Configuring new Linode server {server} with {system.name}...")
             address = self._setup(ident, server, system, image, kernel, data)
         except AllocationError as exc:
-            self.in_flight.done(label)
-            try:
-                self._delete(ident, label)
-            except AllocationError:
-                raise AllocationError(
-                    f"cannot allocate or deallocate (!) new Linode server {server}: {exc}",
-                    fatal=True,
-                ) from None
-            raise AllocationError(
-                f"cannot set up Linode server {server}: {exc}", fatal=True
+            raise self.in_flight.give_up(
+                label,
+                partial(self._delete, ident, label),
+                exc,
+                what=f"Linode server {server}",
+                failed=f"cannot set up Linode server {server}",
             ) from None
         self.in_flight.done(label)
         return Machine(

@@ -142,16 +142,12 @@ class OpenStackProvider(ProviderBase):
             self.log(f"Waiting for {server} to boot at {address}...")
             self._wait_boot(ident, server)
         except AllocationError as exc:
-            self.in_flight.done(ident)
-            try:
-                self._remove(ident)
-            except AllocationError:
-                raise AllocationError(
-                    f"cannot allocate or deallocate (!) new Openstack instance {name}: {exc}",
-                    fatal=True,
-                ) from None
-            raise AllocationError(
-                f"cannot allocate new Openstack instance {name} ({ident}): {exc}", fatal=True
+            raise self.in_flight.give_up(
+                ident,
+                partial(self._remove, ident),
+                exc,
+                what=f"Openstack instance {name}",
+                failed=f"cannot allocate new Openstack instance {name} ({ident})",
             ) from None
         self.in_flight.done(ident)
         machine = Machine(
