@@ -9,55 +9,31 @@ them; 5xx answers, rate limits and late `INTERNAL` errors are retried.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from pytest_spread.backends import google_auth
 from pytest_spread.backends.base import AllocationError
-from pytest_spread.backends.http import Api, ApiError, Pacing, Response, status_error
+from pytest_spread.backends.http import Api, ApiError, CloudApi, Response, status_error
 from pytest_spread.project.gocompat import go_quote
-from pytest_spread.project.model import Backend
 
 API_URL = "https://www.googleapis.com"
 
 
-class ComputeApi:
-    """Compute Engine calls for one backend; thread-safe."""
+class ComputeApi(CloudApi):
+    """Compute Engine calls for one backend; `check_key` checks credentials and location."""
 
-    def __init__(
-        self, backend: Backend, project_dir: Path, pacing: Pacing, log: Callable[[str], None]
-    ) -> None:
-        self.backend = backend
-        self.project_dir = project_dir
-        self.pacing = pacing
-        self.log = log
+    def _prepare(self) -> None:
         self.api_url = os.environ.get("SPREAD_GOOGLE_API_URL", "").rstrip("/") or API_URL
-        self.gproject, _, self.zone_name = backend.location.partition("/")
+        self.gproject, _, self.zone_name = self.backend.location.partition("/")
         self.service_account = ""  # the key's service account e-mail, once checked
-        self._lock = threading.Lock()
-        self._api: Api | None = None
-        self._key_error: AllocationError | None = None
         self._credential_secrets: Callable[[], list[str]] = list
 
     def secrets(self) -> list[str]:
         return [self.backend.key, *self._credential_secrets()]
 
-    def check_key(self) -> None:
-        """Credentials and location, checked once (`GET /zones`); errors are fatal."""
-        with self._lock:
-            if self._api is not None:
-                return
-            if self._key_error is not None:
-                raise self._key_error
-            try:
-                self._api = self._connect()
-            except AllocationError as exc:
-                self._key_error = AllocationError(str(exc), fatal=True)
-                raise self._key_error from None
-
-    def _connect(self) -> Api:
+    def _connect(self) -> None:
+        """Credentials and location (`GET /zones`)."""
         if not self.gproject or not self.zone_name:
             raise AllocationError(
                 f"location for {go_quote(self.backend.name)} backend must use the "
@@ -71,9 +47,9 @@ class ComputeApi:
         self._api = api
         try:
             self.request("GET", "/zones")
-        finally:
+        except BaseException:
             self._api = None
-        return api
+            raise
 
     def zone(
         self,

@@ -23,11 +23,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from pytest_spread.backends.base import AllocationError
+from pytest_spread.project.model import Backend
 
 RETRIES = 10
 TIMEOUT = 60.0  # seconds for one request
@@ -173,6 +175,55 @@ class Api:
             if wait > 0:
                 time.sleep(wait)
             self._last = time.monotonic()
+
+
+class KeyCheck:
+    """A backend's key, checked once for all threads; a failure is fatal and remembered."""
+
+    def __init__(self, connect: Callable[[], None]) -> None:
+        self._connect = connect
+        self._lock = threading.Lock()
+        self._passed = False
+        self._error: AllocationError | None = None
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._passed:
+                return
+            if self._error is not None:
+                raise self._error
+            try:
+                self._connect()
+            except AllocationError as exc:
+                self._error = AllocationError(str(exc), fatal=True)
+                raise self._error from None
+            self._passed = True
+
+
+class CloudApi:
+    """A cloud's REST API as one backend reaches it; thread-safe.
+
+    `check_key()` logs in (the subclass's `_connect`) once; a subclass sets
+    up its own state in `_prepare`.
+    """
+
+    def __init__(
+        self, backend: Backend, project_dir: Path, pacing: Pacing, log: Callable[[str], None]
+    ) -> None:
+        self.backend = backend
+        self.project_dir = project_dir
+        self.pacing = pacing
+        self.log = log
+        self._api: Api | None = None
+        self.check_key = KeyCheck(self._connect)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """The client's own state, the common attributes set."""
+
+    def _connect(self) -> None:
+        """Log in and check the key; AllocationError when that fails."""
+        raise NotImplementedError
 
 
 def _retried(status: int) -> bool:

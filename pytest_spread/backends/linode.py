@@ -30,7 +30,7 @@ import requests
 
 from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.backends.cloud import GarbageWords, InFlight, collect_if_expired, local_user
-from pytest_spread.backends.http import Api, ApiError, Pacing, status_error
+from pytest_spread.backends.http import Api, ApiError, KeyCheck, Pacing, status_error
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.model import System
 
@@ -66,7 +66,7 @@ class LinodeProvider(ProviderBase):
         self.in_flight = InFlight()
         self._lock = threading.Lock()
         self._api: Api | None = None
-        self._key_error: AllocationError | None = None
+        self._check_key = KeyCheck(self._connect)
         self._catalogue: dict[str, list[dict[str, Any]]] = {}
 
     # -- the provider interface -----------------------------------------------
@@ -290,21 +290,15 @@ class LinodeProvider(ProviderBase):
 
     # -- the API ---------------------------------------------------------------
 
-    def _check_key(self) -> None:
-        with self._lock:
-            if self._api is not None:
-                return
-            if self._key_error is not None:
-                raise self._key_error
-            session = requests.Session()
-            session.headers["Authorization"] = f"Bearer {self.backend.key}"
-            self._api = Api("Linode", session, self.pacing, lambda: [self.backend.key], self.log)
-            try:
-                self._do("GET", "/linode/instances", params={"page_size": "25"})
-            except AllocationError as exc:
-                self._api = None
-                self._key_error = AllocationError(str(exc), fatal=True)
-                raise self._key_error from None
+    def _connect(self) -> None:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {self.backend.key}"
+        self._api = Api("Linode", session, self.pacing, lambda: [self.backend.key], self.log)
+        try:
+            self._do("GET", "/linode/instances", params={"page_size": "25"})
+        except AllocationError:
+            self._api = None
+            raise
 
     def _list(self, path: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

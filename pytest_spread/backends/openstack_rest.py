@@ -8,9 +8,6 @@ as spread-plus' openstack.go does.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -18,25 +15,15 @@ import requests
 from pytest_spread.backends import openstack_auth
 from pytest_spread.backends.base import AllocationError
 from pytest_spread.backends.cloud import contains_terms, terms
-from pytest_spread.backends.http import Api, ApiError, Pacing
+from pytest_spread.backends.http import Api, ApiError, CloudApi
 from pytest_spread.project.gocompat import go_quote
-from pytest_spread.project.model import Backend
 
 
-class OpenStackApi:
+class OpenStackApi(CloudApi):
     """Requests to one cloud with the backend's credentials; thread-safe."""
 
-    def __init__(
-        self, backend: Backend, project_dir: Path, pacing: Pacing, log: Callable[[str], None]
-    ) -> None:
-        self.backend = backend
-        self.project_dir = project_dir
-        self.pacing = pacing
-        self.log = log
-        self._lock = threading.Lock()
-        self._api: Api | None = None
+    def _prepare(self) -> None:
         self._session: openstack_auth.Session | None = None
-        self._key_error: AllocationError | None = None
         self._settings: dict[str, str] = {}
 
     def flavor(self, name: str) -> dict[str, Any]:
@@ -109,28 +96,18 @@ class OpenStackApi:
                 return image
         raise AllocationError(f"cannot find matching image for {go_quote(wanted)}", fatal=True)
 
-    def check_key(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                return
-            if self._key_error is not None:
-                raise self._key_error
-            settings: dict[str, str] = {}
-            try:
-                settings = openstack_auth.read_settings(self.backend.key, self.project_dir)
-                secrets = [settings.get(n, "") for n in openstack_auth.SECRET_SETTINGS]
-                api = Api(
-                    "OpenStack",
-                    requests.Session(),
-                    self.pacing,
-                    lambda: [*secrets, *self._token()],
-                    self.log,
-                )
-                self._session = openstack_auth.authenticate(api, settings)
-                self._api, self._settings = api, settings
-            except AllocationError as exc:
-                self._key_error = AllocationError(str(exc), fatal=True)
-                raise self._key_error from None
+    def _connect(self) -> None:
+        settings = openstack_auth.read_settings(self.backend.key, self.project_dir)
+        secrets = [settings.get(n, "") for n in openstack_auth.SECRET_SETTINGS]
+        api = Api(
+            "OpenStack",
+            requests.Session(),
+            self.pacing,
+            lambda: [*secrets, *self._token()],
+            self.log,
+        )
+        self._session = openstack_auth.authenticate(api, settings)
+        self._api, self._settings = api, settings
 
     def _token(self) -> list[str]:
         return [self._session.token] if self._session is not None else []
