@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -91,42 +91,43 @@ class GarbageWords:
     cannot: str = ""  # "server ": "Cannot garbage collect server NAME"
 
 
-def collect_if_expired(
-    name: str,
-    tags: Mapping[str, Any],
-    created: str,
-    delete: Callable[[], None],
-    *,
-    halt_timeout: int,
-    now: datetime,
-    log: Callable[[str], None],
-    words: GarbageWords,
-) -> None:
-    """Spread's -gc of one instance: delete it once older than its halt-timeout.
+@dataclass(frozen=True)
+class Collector:
+    """Spread's -gc of one backend's instances, at one moment, in the backend's words."""
 
-    A `halt-timeout` tag (label, metadata) replaces the backend's; zero keeps
-    the instance. A failed deletion is a warning.
-    """
-    timeout = halt_timeout
-    if "halt-timeout" in tags:
+    halt_timeout: int  # the backend's, in nanoseconds; a tag on an instance replaces it
+    log: Callable[[str], None]
+    words: GarbageWords
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def collect(
+        self, name: str, tags: Mapping[str, Any], created: str, delete: Callable[[], None]
+    ) -> None:
+        """Delete one instance once older than its halt-timeout (zero keeps it).
+
+        A failed deletion is a warning.
+        """
+        words, log = self.words, self.log
+        timeout = self.halt_timeout
+        if "halt-timeout" in tags:
+            try:
+                timeout = parse_duration(str(tags["halt-timeout"]).strip())
+            except ValueError:
+                log(
+                    f"WARNING: Ignoring bad {words.kind} {name} halt-timeout label: "
+                    f"{go_quote(str(tags['halt-timeout']))}"
+                )
+        if timeout == 0:
+            return
+        if words.checking is not None:
+            log(f"Checking {words.checking}{name}...")
+        if not older_than(created, timeout, self.now):
+            return
+        log(f"Server {name} exceeds halt-timeout. Shutting it down...")
         try:
-            timeout = parse_duration(str(tags["halt-timeout"]).strip())
-        except ValueError:
-            log(
-                f"WARNING: Ignoring bad {words.kind} {name} halt-timeout label: "
-                f"{go_quote(str(tags['halt-timeout']))}"
-            )
-    if timeout == 0:
-        return
-    if words.checking is not None:
-        log(f"Checking {words.checking}{name}...")
-    if not older_than(created, timeout, now):
-        return
-    log(f"Server {name} exceeds halt-timeout. Shutting it down...")
-    try:
-        delete()
-    except AllocationError as exc:
-        log(f"WARNING: Cannot garbage collect {words.cannot}{name}: {exc}")
+            delete()
+        except AllocationError as exc:
+            log(f"WARNING: Cannot garbage collect {words.cannot}{name}: {exc}")
 
 
 def local_user() -> str:

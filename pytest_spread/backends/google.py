@@ -22,10 +22,10 @@ from typing import Any
 from pytest_spread.backends import google_auth
 from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.backends.cloud import (
+    Collector,
     GarbageWords,
     InFlight,
     Names,
-    collect_if_expired,
     is_spread_name,
     local_user,
 )
@@ -121,7 +121,7 @@ class GoogleProvider(ProviderBase):
     def collect_garbage(self) -> None:
         """Delete this backend's instances older than their halt-timeout (Spread's -gc)."""
         self.compute.check_key()
-        now = datetime.now(timezone.utc)
+        collector = Collector(self.backend.halt_timeout, self.log, GC_WORDS)
         warned = False
         for item in self.compute.list_items("/instances"):
             name = str(item.get("name", ""))
@@ -131,15 +131,11 @@ class GoogleProvider(ProviderBase):
                     self.log("WARNING: Some Google servers ignored due to unsafe labels.")
                     warned = True
                 continue
-            collect_if_expired(
+            collector.collect(
                 name,
                 labels,
                 str(item.get("creationTimestamp", "")),
                 partial(self._delete, name, name),
-                halt_timeout=self.backend.halt_timeout,
-                now=now,
-                log=self.log,
-                words=GC_WORDS,
             )
 
     # -- allocation steps -----------------------------------------------------

@@ -22,14 +22,13 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
 import requests
 
 from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
-from pytest_spread.backends.cloud import GarbageWords, InFlight, collect_if_expired, local_user
+from pytest_spread.backends.cloud import Collector, GarbageWords, InFlight, local_user
 from pytest_spread.backends.http import Api, ApiError, KeyCheck, Pacing, status_error
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.model import System
@@ -134,7 +133,7 @@ class LinodeProvider(ProviderBase):
         self._check_key()
         if not self.backend.halt_timeout:
             return
-        now = datetime.now(timezone.utc)
+        collector = Collector(self.backend.halt_timeout, self.log, GC_WORDS)
         warned = False
         for item in self._list("/linode/instances"):
             label = str(item.get("label", ""))
@@ -146,15 +145,11 @@ class LinodeProvider(ProviderBase):
                     )
                     warned = True
                 continue
-            collect_if_expired(
+            collector.collect(
                 label,
                 {},
                 str(item.get("created", "")),
                 partial(self._delete, int(item.get("id", 0)), label),
-                halt_timeout=self.backend.halt_timeout,
-                now=now,
-                log=self.log,
-                words=GC_WORDS,
             )
 
     # -- set-up ----------------------------------------------------------------

@@ -27,10 +27,10 @@ from typing import Any
 
 from pytest_spread.backends.base import AllocationError, Machine, ProviderBase
 from pytest_spread.backends.cloud import (
+    Collector,
     GarbageWords,
     InFlight,
     Names,
-    collect_if_expired,
     local_user,
 )
 from pytest_spread.backends.http import ApiError, Pacing
@@ -167,22 +167,18 @@ class OpenStackProvider(ProviderBase):
     def collect_garbage(self) -> None:
         """Delete servers tagged spread=true older than their halt-timeout."""
         self.api.check_key()
-        now = datetime.now(timezone.utc)
+        collector = Collector(self.backend.halt_timeout, self.log, GC_WORDS)
         result = self.api.do("GET", "compute", "/servers/detail")
         for item in result.get("servers") or []:
             metadata = item.get("metadata") or {}
             if metadata.get("spread") != "true":
                 continue
             name = str(item.get("name", ""))
-            collect_if_expired(
+            collector.collect(
                 name,
                 metadata,
                 str(item.get("created", "")),
                 partial(self._remove, str(item.get("id", ""))),
-                halt_timeout=self.backend.halt_timeout,
-                now=now,
-                log=self.log,
-                words=GC_WORDS,
             )
 
     # -- allocation steps -----------------------------------------------------
