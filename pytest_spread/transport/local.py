@@ -52,6 +52,24 @@ def run_local(
     text = scripts.local_script(script, env=env, trace=True)
     debug(f"Running local script:\n-----\n{redact(scripts.redact_exports(text))}\n------")
     program = text.encode()
+    result = _start(program, cwd, fds, limits, label, warn)
+    if result.status == -signal.SIGINT and not result.output:
+        # The run's own Ctrl-C reached the script as it was being started, before it
+        # left the run's process group (the child's handlers are reset first): it
+        # never ran, so it runs now.
+        result = _start(program, cwd, fds, limits, label, warn)
+    return result
+
+
+def _start(
+    program: bytes,
+    cwd: Path,
+    fds: Sequence[int],
+    limits: Limits,
+    label: str,
+    warn: Callable[[str], None],
+) -> LocalResult:
+    """Run the wrapped program once."""
     process = subprocess.Popen(
         _command(fds),
         cwd=cwd,
