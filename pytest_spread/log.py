@@ -6,7 +6,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 LOGGER = logging.getLogger("pytest_spread")
@@ -24,9 +24,17 @@ def add_secret(value: str) -> None:
         _secrets.add(value)
 
 
-def redact(text: str) -> str:
-    """`text` with every known secret replaced by `<hidden>`."""
-    for secret in sorted(_secrets, key=len, reverse=True) if _secrets else ():
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """`text` with every known secret, and every `extra` one, replaced by `<hidden>`.
+
+    A multi-line extra secret (a key file) also hides each of its long lines.
+    """
+    secrets = set(_secrets)
+    for secret in extra:
+        if secret:
+            secrets.add(secret)
+            secrets.update(line.strip() for line in secret.splitlines() if len(line.strip()) >= 8)
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, HIDDEN)
     return text

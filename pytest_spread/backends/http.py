@@ -3,7 +3,7 @@
 Every cloud backend talks to its API through `Api.call`: server errors (5xx)
 and rate limits (429) are retried a bounded number of times with random
 delays, as Spread retries 5xx; other answers come back to the backend, which
-turns them into its own messages. Error texts pass through `redact`, so a key
+turns them into its own messages. Error texts pass through `log.redact`, so a key
 or token never reaches a message, a log or a report.
 
 The waits are Spread's by default; `Pacing.from_env` lets users (and tests)
@@ -29,6 +29,7 @@ from typing import Any
 import requests
 
 from pytest_spread.backends.base import AllocationError
+from pytest_spread.log import redact
 from pytest_spread.project.model import Backend
 
 RETRIES = 10
@@ -71,19 +72,6 @@ def _seconds(name: str, default: float) -> float:
     if value < 0:
         raise AllocationError(f"{name} must not be negative, got {text!r}", fatal=True)
     return value
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret (and every line of a multi-line one) replaced by `<hidden>`."""
-    parts: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        parts.add(secret)
-        parts.update(line.strip() for line in secret.splitlines() if len(line.strip()) >= 8)
-    for part in sorted(parts, key=len, reverse=True):
-        text = text.replace(part, "<hidden>")
-    return text
 
 
 class ApiError(AllocationError):
