@@ -22,6 +22,7 @@ from pytest_spread.backends.cloud import InFlight, local_user
 from pytest_spread.backends.http import Api, ApiError, Pacing, status_error
 from pytest_spread.project.gocompat import go_quote
 from pytest_spread.project.model import System
+from pytest_spread.transport.retry import retry
 from pytest_spread.transport.ssh import Connection, RemoteError
 
 LOCATION_RE = re.compile(r"^(https?://)([^@]+)@(.+:[0-9]+)$")
@@ -95,22 +96,31 @@ class HumboxProvider(ProviderBase):
 
     def _wait_ssh(self, machine: Machine) -> None:
         """Until a login with the machine's credentials works (Spread's waitServerUp)."""
-        deadline = time.monotonic() + self.ssh_wait
         relog = time.monotonic() + 120
-        while True:
-            try:
-                Connection.open(
-                    machine.address, machine.username or "root", machine.password, timeout=5
-                ).close()
-                return
-            except RemoteError as exc:
-                error = str(exc)
-            if time.monotonic() > deadline:
-                raise AllocationError(f"cannot connect to {machine}: {error}")
+
+        def login() -> None:
+            Connection.open(
+                machine.address, machine.username or "root", machine.password, timeout=5
+            ).close()
+
+        def progress(exc: RemoteError) -> None:
+            nonlocal relog
+            self.in_flight.check()  # interrupted: the allocation gives up
             if time.monotonic() > relog:
-                self.log(f"Cannot connect to {machine}: {error}")
+                self.log(f"Cannot connect to {machine}: {exc}")
                 relog = time.monotonic() + 120
-            self.in_flight.sleep(self.pacing.poll)
+
+        try:
+            retry(
+                login,
+                errors=RemoteError,
+                timeout=self.ssh_wait,
+                interval=self.pacing.poll,
+                on_error=progress,
+            )
+        except RemoteError as exc:
+            self.in_flight.check()
+            raise AllocationError(f"cannot connect to {machine}: {exc}") from None
 
     def _remove(self, machine: Machine) -> None:
         try:
