@@ -15,7 +15,7 @@ from pytest_spread.run.observers import NO_OBSERVER, RunObserver
 from pytest_spread.run.shell import ShellModes, run_shell
 from pytest_spread.transport import scripts
 from pytest_spread.transport.retry import retry
-from pytest_spread.transport.ssh import Connection, RemoteError
+from pytest_spread.transport.ssh import Connection, RemoteError, Result
 from pytest_spread.transport.sudo import as_root
 from pytest_spread.transport.timeouts import Limits
 
@@ -198,15 +198,29 @@ class ScriptRunner:
             text = output.decode("utf-8", "replace")
             self.log(f"WARNING: {label} running late. {late.message(text)}")
 
-        try:
-            result = self.connection.run(
-                scripts.remote_command(trace=True, sudo_user=self.sudo),
-                program.encode(),
+        command = scripts.remote_command(trace=True, sudo_user=self.sudo)
+        # Logged in as root, the next script's session starts while this one runs:
+        # its login files are checked when it is used (STALE_CHECK). With sudo, the
+        # target user's login (sudo -i) would be read early: it starts after this ends.
+        early = not self.sudo
+
+        def run(stdin: bytes, fresh: bool = False) -> Result:
+            return self.connection.run(
+                command,
+                stdin,
                 kill_after=step.limits.kill,
                 tick=step.limits.warn,
                 on_tick=warn,
-                ahead=True,  # the next script's shell starts while this step is reported
+                ahead=True,
+                early=early,
+                fresh=fresh,
             )
+
+        stdin = program.encode()
+        try:
+            result = run(scripts.STALE_CHECK.encode() + stdin if early else stdin)
+            if early and scripts.stale_session(result.output, result.status):
+                result = run(stdin, fresh=True)
         except RemoteError as exc:
             raise ScriptFailed(str(exc)) from exc
         text = redact(result.text)

@@ -126,6 +126,17 @@ def _body(script: str) -> str:
     return f"\n(\n{go_trim(script)}\n\n) < /dev/null\n"
 
 
+def _remote_body(script: str) -> str:
+    """The script as one command group whose stdin cannot eat the rest of the program.
+
+    Spread runs it in a subshell; a group is parsed whole just the same (a syntax
+    error anywhere runs nothing), and bash moves its own input off the redirected
+    stdin. Nothing follows it, so the only differences are one fork less per
+    script and `$BASH_SUBSHELL`/`$BASHPID` (0 and `$$`).
+    """
+    return f"\n{{\n{go_trim(script)}\n\n}} < /dev/null\n"
+
+
 def _trace(trace: bool) -> str:
     return "set -x\n" if trace else ""  # after the exports, so secrets are not traced
 
@@ -154,7 +165,7 @@ def remote_script(
             _fixed_exports(),
             "".join(export_line(key, value) + "\n" for key, value in env),
             _trace(trace),
-            _body(script),
+            _remote_body(script),
         ]
     )
 
@@ -199,6 +210,33 @@ def remote_command(trace: bool, sudo_user: bool) -> str:
     """
     command = "exec " + as_root("/bin/bash -", sudo_user)
     return f"{command} 2>&1" if trace else command
+
+
+# The files a root login reads when sshd starts a session, before the program arrives:
+# sshd's rc files, then bash's rc files (Debian's bash reads them under sshd).
+SESSION_START_FILES: Final = (
+    "/etc/ssh/sshrc",
+    "~/.ssh/rc",
+    "~/.ssh/environment",
+    "/etc/bash.bashrc",
+    "~/.bashrc",
+)
+STALE_SESSION: Final = "<SPREAD-STALE-SESSION>"
+STALE_STATUS: Final = 214
+# Sent first to a session started while the previous script ran: when one of those
+# files is not older than the session's output pipe (made by sshd as it started the
+# session), the session read it too early. It says so and exits; nothing has run.
+STALE_CHECK: Final = (
+    "[ -e /proc/self/fd/1 ] && for _f in "
+    + " ".join(SESSION_START_FILES)
+    + '; do [ -e "$_f" ] && ! [ /proc/self/fd/1 -nt "$_f" ]'
+    + f" && {{ echo '{STALE_SESSION}'; exit {STALE_STATUS}; }}; done; unset _f\n"
+)
+
+
+def stale_session(output: bytes, status: int) -> bool:
+    """True when a session started early found its login files changed (STALE_CHECK)."""
+    return status == STALE_STATUS and output.strip() == STALE_SESSION.encode()
 
 
 def remote_shell_command(program: str, sudo_user: bool) -> str:

@@ -42,6 +42,7 @@ logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 DEFAULT_PORT = 22
 OPEN_TIMEOUT = 10.0  # a new session must be granted within this
+EARLY_OPEN_TIMEOUT = 2.0  # a session started while a command runs holds up its output this long
 KEEPALIVE = 15.0  # seconds between keepalive packets on an idle connection
 IDLE_PROBE = 30.0  # a command silent this long: check the machine still answers
 SEND_TIMEOUT = 60.0  # sending input (an upload) may not stall longer than this
@@ -144,6 +145,8 @@ class Connection:
         on_tick: Callable[[bytes], None] | None = None,
         stdout: IO[bytes] | None = None,
         ahead: bool = False,
+        early: bool = False,
+        fresh: bool = False,
     ) -> Result:
         """Run `command` in a new session, feeding `stdin`, until it ends or is killed.
 
@@ -157,17 +160,26 @@ class Connection:
         With `ahead`, the session for the next run of the same command is
         started as soon as this one ends, while the caller prepares that run:
         the remote process start (~3 ms: sshd's fork, the shells) is then off
-        the critical path. Nothing else runs on the machine in between: any
-        other use of the connection closes that session first, unused.
+        the critical path. With `early` too, it starts as soon as this
+        command has its input, while the command runs: the caller must make
+        sure what that start reads (login files) cannot change meanwhile, or
+        check it. Any other use of the connection closes that session
+        first, unused; `fresh` never takes it.
         """
         if self._lost:
             raise RemoteError(self._lost)
         try:
+            if fresh:
+                self._drop_spare()
             channel = self._take_spare(command, combine) or self._start(command, combine)
             channel.settimeout(SEND_TIMEOUT)
             _feed(channel, stdin)
+            if ahead and early:
+                self._start_early_spare(command, combine)
             result = _collect(channel, kill_after, tick, on_tick, stdout, self._probe)
-            if ahead and not result.killed:  # a killed command may mean a machine gone
+            if result.killed:  # a killed command may mean a machine gone
+                self._drop_spare()
+            elif ahead and not early:
                 self._start_spare(command, combine)
             return result
         except (paramiko.SSHException, OSError, EOFError) as exc:
@@ -175,8 +187,8 @@ class Connection:
             self._transport.close()
             raise RemoteError(self._lost) from exc
 
-    def _start(self, command: str, combine: bool) -> Any:
-        channel = self._transport.open_session(timeout=OPEN_TIMEOUT)
+    def _start(self, command: str, combine: bool, timeout: float = OPEN_TIMEOUT) -> Any:
+        channel = self._transport.open_session(timeout=timeout)
         channel.set_combine_stderr(combine)
         _exec_without_reply(channel, command)
         return channel
@@ -188,6 +200,17 @@ class Connection:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             self._lost = f"connection to {self.address} lost: {_reason(exc)}"
             self._transport.close()  # the next command says why
+
+    def _start_early_spare(self, command: str, combine: bool) -> None:
+        """Start the next session while the current command runs; on failure, none.
+
+        A failure here is not the running command's: whether the machine is
+        still there is for that command's own collection to find out.
+        """
+        try:
+            self._spare = (command, combine, self._start(command, combine, EARLY_OPEN_TIMEOUT))
+        except (paramiko.SSHException, OSError, EOFError):
+            self._spare = None
 
     def _take_spare(self, command: str, combine: bool) -> Any:
         """The session started ahead for this command, if it is still open; else None."""

@@ -151,7 +151,7 @@ def test_remote_wrapper_text():
         + FIXED_TEXT
         + 'export A="1"\nexport B=\nexport C=\'q\'\nexport SPREAD_REBOOT="0"\n'
         "set -x\n"
-        "\n(\necho hi\n\n) < /dev/null\n"
+        "\n{\necho hi\n\n} < /dev/null\n"  # Spread's subshell, as a group
     )
 
 
@@ -167,7 +167,7 @@ def test_remote_wrapper_without_directory_sudo_or_trace():
         + NOMATCH_TEXT
         + FIXED_TEXT
         + 'export SPREAD_REBOOT="foo"\n'
-        + "\n(\ntrue\n\n) < /dev/null\n"
+        + "\n{\ntrue\n\n} < /dev/null\n"
     )
 
 
