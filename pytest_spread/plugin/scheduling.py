@@ -5,10 +5,14 @@ has more nodes than its system's `workers:`, and a node takes the jobs of its
 lane by Spread's rules (priority, its current suite first, samples in a row).
 When its lane has no more jobs the node moves to another lane (its worker
 restores and discards the old machine on seeing the new lane) or shuts down.
+A move costs a machine's set-up (seen in the first job of each node on a
+lane), so a node joins a lane others work on only when that lane's work per
+worker is larger than that cost; a lane nobody works on is always joined.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +48,10 @@ class LaneScheduling:
         self.python_jobs: dict[int, Job] = {}  # collection index -> job of a Python test
         self.plain: list[int] = []  # other pytest items (no machine): any node runs them
         self.differs = ""  # why the nodes' collections cannot be scheduled
+        self.lane_items: set[int] = set()  # indices of the jobs (not plain pytest items)
+        self.first_on_lane: set[int] = set()  # indices of jobs a node starts a lane with
+        self.setup_seconds: list[float] = []  # their durations: a machine's set-up and a job
+        self.job_seconds: list[float] = []  # the durations of the other jobs
 
     # -- protocol properties ----------------------------------------------------
 
@@ -115,6 +123,10 @@ class LaneScheduling:
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
         self.node2pending[node].remove(item_index)
+        if item_index in self.first_on_lane:
+            self.setup_seconds.append(duration)
+        elif item_index in self.lane_items:
+            self.job_seconds.append(duration)
         self._fill(node)
 
     def mark_test_pending(self, item: str) -> None:
@@ -138,6 +150,7 @@ class LaneScheduling:
                 continue
             self.index_of[id(job)] = index
             jobs.append(job)
+        self.lane_items = set(self.index_of.values())
         self.board = LaneBoard(jobs, self.seed, self.hints)
         self.workers = workers_per_lane(jobs)
 
@@ -190,25 +203,48 @@ class LaneScheduling:
         if lane is None:
             return None
         board.join(node, lane)
-        return board.take(node)
+        job = board.take(node)
+        if job is not None:
+            self.first_on_lane.add(self.index_of[id(job)])
+        return job
 
     def _free_lane(self) -> str | None:
-        """The lane with room for another node and the most work per node left.
+        """The lane a node moves to: room for it, and worth a machine's set-up.
 
         Work is the known durations of its pending jobs (else their count).
         """
         board = self.board
         assert board is not None
+        setup, seconds_per_unit = self._setup_cost()
+
+        def worth_joining(lane: str) -> bool:
+            workers = board.workers_on(lane)
+            if workers >= self.workers[lane]:
+                return False
+            # With n workers and R left, a machine ready in C helps only if R / n > C.
+            return workers == 0 or board.queues[lane].work * seconds_per_unit / workers > setup
+
         candidates = [
-            lane
-            for lane, queue in board.queues.items()
-            if queue.pending and board.workers_on(lane) < self.workers[lane]
+            lane for lane, queue in board.queues.items() if queue.pending and worth_joining(lane)
         ]
 
-        def work_per_node(lane: str) -> float:
-            return board.queues[lane].work / (board.workers_on(lane) + 1)
+        def preference(lane: str) -> tuple[bool, float]:
+            # A lane nobody works on first (someone must), then the most work per node.
+            workers = board.workers_on(lane)
+            return workers == 0, board.queues[lane].work / (workers + 1)
 
-        return max(candidates, key=work_per_node, default=None)
+        return max(candidates, key=preference, default=None)
+
+    def _setup_cost(self) -> tuple[float, float]:
+        """A machine's set-up in seconds (0 until seen), and the seconds of a unit of work.
+
+        Lanes count their work in known seconds, or in jobs when no duration is
+        known: a job then counts as the average duration seen so far.
+        """
+        typical = statistics.fmean(self.job_seconds) if self.job_seconds else 0.0
+        setup = statistics.median(self.setup_seconds) - typical if self.setup_seconds else 0.0
+        per_unit = 1.0 if self.hints.durations or not typical else typical
+        return max(setup, 0.0), per_unit
 
     def _job_at(self, index: int) -> Job | None:
         assert self.collection is not None

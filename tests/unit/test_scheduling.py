@@ -95,3 +95,52 @@ def test_a_crashed_node_gives_its_jobs_back(project):
     done, _ = run_all(scheduler, fakes[1:], collection)
     assert collection.index(crashed) not in done
     assert len(done) == len(collection) - 1
+
+
+def two_lanes(project, nodes: int):
+    """Lane ubuntu-16.04 with eight jobs, lane ubuntu-18.04 with two; room for two nodes each."""
+    project.spread(SPREAD_YAML.replace("- ubuntu-18.04", "- ubuntu-18.04: {workers: 2}"))
+    for n in range(1, 9):
+        project.task(f"one/a{n}", "summary: t\nsystems: [ubuntu-16.04]\n")
+    for n in (1, 2):
+        project.task(f"two/b{n}", "summary: t\nsystems: [ubuntu-18.04]\n")
+    matrix = project.matrix()
+    collection = [f"{job.task.name}/task.yaml::{job.name}" for job in matrix.jobs]
+    scheduler = LaneScheduling(matrix)
+    fakes = [FakeNode(f"gw{n}") for n in range(nodes)]
+    for node in fakes:
+        scheduler.add_node(node)
+        scheduler.add_node_collection(node, collection)
+    scheduler.schedule()
+    return scheduler, fakes, collection
+
+
+def lane_of(collection, index: int) -> str:
+    return collection[index].rpartition("::")[2].split(":")[1]
+
+
+def choice_after_setups_of(project, setup: float):
+    """Node 0 runs three of lane A's jobs (the first pays a machine's set-up of
+    `setup` s, the others take 1 s); then node 1 ends lane B's first job (with its
+    set-up) and must choose: help lane A (three jobs left, one node) or stop.
+    Returns node 1 and the lanes of the jobs it was sent then."""
+    scheduler, (busy, free), collection = two_lanes(project, 2)
+    assert {lane_of(collection, i) for i in busy.sent} == {"ubuntu-16.04"}
+    assert {lane_of(collection, i) for i in free.sent} == {"ubuntu-18.04"}  # empty lane first
+    for duration in (setup + 1, 1.0, 1.0):
+        scheduler.mark_test_complete(busy, scheduler.node2pending[busy][0], duration)
+    before = len(free.sent)
+    scheduler.mark_test_complete(free, free.sent[0], setup + 1)
+    return free, [lane_of(collection, i) for i in free.sent[before:]]
+
+
+def test_a_node_stops_rather_than_set_up_a_machine_for_less_work(project):
+    free, moved_to = choice_after_setups_of(project, 10.0)
+    assert moved_to == []  # three seconds of work per node on lane A: less than a set-up
+    assert free.stopped
+
+
+def test_a_node_moves_where_the_work_outweighs_a_set_up(project):
+    free, moved_to = choice_after_setups_of(project, 0.5)
+    assert moved_to == ["ubuntu-16.04"]
+    assert not free.stopped
