@@ -211,3 +211,17 @@ def add_options(parser: pytest.Parser) -> None:
         default=False,
         help="print Spread's progress messages on stdout, as the spread command",
     )
+    group.addoption(
+        "--spread-json",
+        metavar="FILE",
+        default=None,
+        help="write spread-plus' JSON results (every prepare, execute and restore) to FILE "
+        "(spread-plus' -json)",
+    )
+    group.addoption(
+        "--spread-logs",
+        metavar="DIR",
+        default=None,
+        help="write one log file per job, with its suite and project scripts, into DIR "
+        "(spread-plus' -logs)",
+    )

@@ -41,24 +41,6 @@ LOG_KEY = "spread_log"
 MACHINES_KEY = "spread_machines"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("spread")
-    group.addoption(
-        "--spread-json",
-        metavar="FILE",
-        default=None,
-        help="write spread-plus' JSON results (every prepare, execute and restore) to FILE "
-        "(spread-plus' -json)",
-    )
-    group.addoption(
-        "--spread-logs",
-        metavar="DIR",
-        default=None,
-        help="write one log file per job, with its suite and project scripts, into DIR "
-        "(spread-plus' -logs)",
-    )
-
-
 def _path(config: pytest.Config, name: str) -> Path | None:
     value = config.getoption(name)
     return config.invocation_params.dir / value if value else None

@@ -22,45 +22,21 @@ does, `SPREAD_ENVIRONMENT` (a dict; `NAME/variant` keys make variants),
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from pytest_spread.errors import SpreadError, display_path
-from pytest_spread.machines.jobs import JobRun
-from pytest_spread.plugin.collect import as_pytest_outcome, spread_marker, start_job
-from pytest_spread.plugin.items import PYTHON_JOB, job_of, lane_jobs, python_job
-from pytest_spread.plugin.session import STATE, lane_done, pool_for
-from pytest_spread.plugin.shared_fabric import shared_connection
-from pytest_spread.project.environment import job_environment
+from pytest_spread.plugin.collect import spread_marker
+from pytest_spread.plugin.fixtures import LANE, RUN
+from pytest_spread.plugin.items import PYTHON_JOB, lane_jobs, python_job
+from pytest_spread.plugin.session import STATE
 from pytest_spread.project.filters import compile_filters, matches_any
 from pytest_spread.project.matrix import Job, Matrix
 from pytest_spread.project.model import EMPTY_ENV, ENV_KEY_RE, Environment, Suite, Task
 from pytest_spread.run.worker import progress
-
-if TYPE_CHECKING:
-    from fabric import Connection as FabricConnection
-
-LANE = "_spread_lane"  # the parametrized argument: the job's lane and variant
-RUN = pytest.StashKey[JobRun]()
-
-
-@dataclass(frozen=True)
-class SpreadJob:
-    """What the `spread_job` fixture gives a Python test: its job's names and environment."""
-
-    name: str  # lxd:ubuntu-22.04:tests/main/test_mod.py::test_a:v1
-    backend: str
-    system: str
-    suite: str  # tests/main/
-    task: str  # tests/main/test_mod.py::test_a
-    variant: str
-    address: str  # the machine's SSH address
-    environment: dict[str, str]  # as the job's scripts export it (values unexpanded)
-
 
 # -- which modules, which jobs ------------------------------------------------------
 
@@ -186,39 +162,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # -- phases and fixtures ------------------------------------------------------------------
 
 
-@pytest.fixture
-def _spread_lane() -> None:
-    """Parametrized per job under --spread; None otherwise."""
-    return None
-
-
-@pytest.fixture
-def _spread_run(request: pytest.FixtureRequest, _spread_lane: Job | None) -> JobRun:
-    """The job's machine with every level up to the task prepare; restores at teardown.
-
-    The restore is a finalizer registered first, so that it runs, as a task's
-    restore does, also after a failed prepare (an error in set-up, then maybe
-    one in teardown, as for a shell task).
-    """
-    item = request.node
-    job = job_of(item)
-    if job is None:
-        pytest.skip("a test on Spread machines: run it with pytest --spread")
-    run = JobRun(pool_for(request.config), job)
-
-    def restore() -> None:
-        if RUN in item.stash:
-            del item.stash[RUN]
-        last = lane_done(request.config, job.lane, item.nodeid)
-        with as_pytest_outcome():
-            run.restore(last_of_lane=last)
-
-    request.addfinalizer(restore)
-    start_job(item, run)
-    item.stash[RUN] = run
-    return run
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """The test body is the job's execute: logged, reported and recorded as Spread's."""
@@ -251,40 +194,3 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         raise
     observer.script_ended("execute", job.name, job, machine, "", True)
     worker.report.successful += 1
-
-
-@pytest.fixture
-def spread_job(request: pytest.FixtureRequest, _spread_run: JobRun) -> SpreadJob:
-    """The names and environment of the test's Spread job."""
-    job = _spread_run.job
-    matrix = request.config.stash[STATE].matrix
-    assert matrix is not None
-    return SpreadJob(
-        name=job.name,
-        backend=job.backend.name,
-        system=job.system.name,
-        suite=job.suite.name,
-        task=job.task.name,
-        variant=job.variant,
-        address=_spread_run.address,
-        environment=dict(job_environment(job, matrix)),
-    )
-
-
-@pytest.fixture
-def spread_machine(_spread_run: JobRun) -> Iterator[FabricConnection]:
-    """The job's machine as a `fabric.Connection` over its pool's SSH transport (no new login)."""
-    assert _spread_run.worker is not None
-    worker = _spread_run.worker
-    runner, job, machine = worker.runner, _spread_run.job, worker.runner.machine
-
-    def note(text: str) -> None:  # into the job's log file (--spread-logs)
-        worker.options.observer.message(machine, text, job)
-
-    connection = shared_connection(machine, runner.connection, note)
-    try:
-        yield connection
-    finally:
-        sftp = getattr(connection, "_sftp", None)
-        if sftp is not None:
-            sftp.close()  # the transport stays: it is the pool's

@@ -115,7 +115,7 @@ def two_lanes(project, nodes: int):
     return scheduler, fakes, collection
 
 
-def lane_of(collection, index: int) -> str:
+def lane_of(collection: list[str], index: int) -> str:
     return collection[index].rpartition("::")[2].split(":")[1]
 
 
