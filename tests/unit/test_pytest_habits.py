@@ -451,3 +451,29 @@ def test_spread_version_names_the_implementation(tmp_path):
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "spread (pytest-spread 0.1.0, Python re-implementation of Spread)\n"
     assert done.stdout.strip() in (ROOT / "README.md").read_text()
+
+
+def test_a_run_without_spread_imports_nothing_heavy(tmp_path):
+    """The plugin is installed for every pytest run: without --spread it adds only its
+    options and fixtures, not the project model, SSH or the machines."""
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    pass\n")
+    (tmp_path / "conftest.py").write_text(
+        "import sys\n\n"
+        "def pytest_sessionfinish(session):\n"
+        "    loaded = sorted(m for m in sys.modules if m.startswith(('pytest_spread', 'paramiko',"
+        " 'fabric', 'yaml')))\n"
+        "    (session.config.rootpath / 'loaded.txt').write_text('\\n'.join(loaded))\n"
+    )
+    done = run_in(tmp_path, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    assert done.returncode == 0, done.stdout + done.stderr
+    loaded = (tmp_path / "loaded.txt").read_text().split()
+    assert set(loaded) <= {
+        "pytest_spread",
+        "pytest_spread.errors",
+        "pytest_spread.plugin",
+        "pytest_spread.plugin.fixtures",
+        "pytest_spread.plugin.hooks",
+        "pytest_spread.plugin.options",
+    }, loaded
+    with_spread = run_in(tmp_path, sys.executable, "-m", "pytest", "-q", "--spread", "--co")
+    assert "spread.yaml" in with_spread.stdout + with_spread.stderr  # the plugin is there
