@@ -35,7 +35,11 @@ def scheduler_for(project, nodes: int):
     project.spread(SPREAD_YAML)
     for name in ("one/a", "one/b", "one/c", "two/d", "two/e"):
         project.task(name)
-    matrix = project.matrix()
+    return scheduled(project.matrix(), nodes)
+
+
+def scheduled(matrix, nodes: int):
+    """A scheduler for the matrix's jobs with `nodes` fake nodes, scheduled."""
     collection = [f"{job.task.name}/task.yaml::{job.name}" for job in matrix.jobs]
     scheduler = LaneScheduling(matrix)
     fakes = [FakeNode(f"gw{n}") for n in range(nodes)]
@@ -104,15 +108,7 @@ def two_lanes(project, nodes: int):
         project.task(f"one/a{n}", "summary: t\nsystems: [ubuntu-16.04]\n")
     for n in (1, 2):
         project.task(f"two/b{n}", "summary: t\nsystems: [ubuntu-18.04]\n")
-    matrix = project.matrix()
-    collection = [f"{job.task.name}/task.yaml::{job.name}" for job in matrix.jobs]
-    scheduler = LaneScheduling(matrix)
-    fakes = [FakeNode(f"gw{n}") for n in range(nodes)]
-    for node in fakes:
-        scheduler.add_node(node)
-        scheduler.add_node_collection(node, collection)
-    scheduler.schedule()
-    return scheduler, fakes, collection
+    return scheduled(project.matrix(), nodes)
 
 
 def lane_of(collection: list[str], index: int) -> str:
