@@ -195,7 +195,7 @@ class ScriptRunner:
         late = scripts.LateOutput()
 
         def warn(output: bytes) -> None:
-            text = output.decode("utf-8", "replace")
+            text = scripts.split_group(output)[1].decode("utf-8", "replace")
             self.log(f"WARNING: {label} running late. {late.message(text)}")
 
         command = scripts.remote_command(trace=True, sudo_user=self.sudo)
@@ -216,14 +216,17 @@ class ScriptRunner:
                 fresh=fresh,
             )
 
-        stdin = program.encode()
+        stdin = scripts.REPORT_GROUP.encode() + program.encode()
         try:
             result = run(scripts.STALE_CHECK.encode() + stdin if early else stdin)
             if early and scripts.stale_session(result.output, result.status):
                 result = run(stdin, fresh=True)
         except RemoteError as exc:
             raise ScriptFailed(str(exc)) from exc
-        text = redact(result.text)
+        group, output_bytes = scripts.split_group(result.output)
+        if result.killed and group is not None and group > 1:
+            self._kill_group(group)
+        text = redact(output_bytes.decode("utf-8", "replace"))
         if text:
             debug(f"Output from running script on {label}:\n-----\n{text}\n-----")
         output = scripts.clean_output(text)
@@ -246,6 +249,17 @@ class ScriptRunner:
             )
             raise ScriptFailed(scripts.output_error(output, fallback))
         return output
+
+    def _kill_group(self, group: int) -> None:
+        """Kill a script past its kill-timeout with all its processes.
+
+        Spread's `signal KILL` over the session is refused by sshd for root
+        logins, which leaves the script running; a new session kills its group.
+        """
+        try:
+            self.connection.run(as_root(f"kill -KILL -- -{group}", self.sudo), kill_after=10)
+        except RemoteError:
+            pass  # the machine is gone or unreachable: nothing left to stop there
 
     def _reboot(self, label: str, limits: Limits) -> None:
         """Reboot the machine and wait until it is back with a new boot id (spec §4.7)."""

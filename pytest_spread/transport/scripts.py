@@ -234,6 +234,25 @@ STALE_CHECK: Final = (
 )
 
 
+# Sent before the program: the script's process group, for killing it at its kill-timeout
+# (sshd refuses the `signal` request for root logins). The client takes the line out.
+GROUP_PREFIX: Final = b"<SPREAD-PGID "
+REPORT_GROUP: Final = (
+    'read -r -a _s < /proc/$$/stat 2> /dev/null && echo "<SPREAD-PGID ${_s[4]}>"; unset _s\n'
+)
+
+
+def split_group(output: bytes) -> tuple[int | None, bytes]:
+    """The process group REPORT_GROUP printed (None if it did not), and the rest."""
+    if not output.startswith(GROUP_PREFIX):
+        return None, output
+    line, newline, rest = output.partition(b"\n")
+    number = line[len(GROUP_PREFIX) : -1]
+    if not newline or not line.endswith(b">") or not number.isdigit():
+        return None, output
+    return int(number), rest
+
+
 def stale_session(output: bytes, status: int) -> bool:
     """True when a session started early found its login files changed (STALE_CHECK)."""
     return status == STALE_STATUS and output.strip() == STALE_SESSION.encode()

@@ -141,17 +141,26 @@ def test_abend_stops_without_restoring(pytester, machine, run):
     assert not machine.path(ORDER_LOG).exists()
 
 
-@pytest.mark.skipif(
+NEEDS_SUDO = pytest.mark.skipif(
     shutil.which("sudo") is None,
     reason="the machines are this computer's root filesystem, which has no sudo to run",
 )
-def test_sudo_user_runs_scripts_as_root(pytester, machine_factory, run):
+
+
+def sudo_user_machine(pytester, machine_factory):
+    """A machine whose login is the sudo user `ubuntu`, and the project naming it."""
     machine = machine_factory(user="ubuntu", user_password="ubuntu-pw")
     text = spread_yaml(machine).replace(
         f"                password: {machine.password}\n",
         "                username: ubuntu\n                password: ubuntu-pw\n",
     )
     pytester.makefile(".yaml", spread=text)
+    return machine
+
+
+@NEEDS_SUDO
+def test_sudo_user_runs_scripts_as_root(pytester, machine_factory, run):
+    machine = sudo_user_machine(pytester, machine_factory)
     write_tasks(
         pytester,
         {
@@ -163,6 +172,22 @@ def test_sudo_user_runs_scripts_as_root(pytester, machine_factory, run):
     )
     run().assert_outcomes(passed=1)
     assert machine.path("/root/as-root").exists()
+
+
+@NEEDS_SUDO
+def test_sudo_user_script_past_its_kill_timeout_is_stopped(pytester, machine_factory, run):
+    sudo_user_machine(pytester, machine_factory)
+    write_tasks(
+        pytester,
+        {
+            "tests/slow": "summary: t\nkill-timeout: 1s\n"
+            "execute: |\n    sleep 300 &\n    sleep 301\n"
+            "restore: |\n    pgrep -a sleep && exit 1 || true\n"
+        },
+    )
+    result = run()
+    result.assert_outcomes(failed=1)  # the execute; the restore found no sleep left
+    result.stdout.fnmatch_lines(["*<kill-timeout reached>*"])
 
 
 def test_include_rename_and_repack(pytester, machine, run):

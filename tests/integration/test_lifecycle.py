@@ -267,6 +267,25 @@ def test_kill_timeout_and_warnings(pytester, machine, run):
     )
 
 
+def test_a_script_past_its_kill_timeout_is_stopped_with_its_children(pytester, machine, run):
+    """sshd refuses Spread's `signal KILL` for root logins: the script's process group is
+    killed over a new session, so nothing of it runs on when the restore does."""
+    pytester.makefile(".yaml", spread=spread_yaml(machine))
+    write_tasks(
+        pytester,
+        {
+            "tests/slow": "summary: t\nkill-timeout: 1s\n"
+            "execute: |\n    sleep 300 &\n    echo started\n    sleep 301\n"
+            "restore: |\n    pgrep -a sleep && exit 1 || true\n"
+        },
+    )
+    result = run("-o", "log_level=INFO")
+    result.assert_outcomes(failed=1)  # the execute; the restore found no sleep left
+    result.stdout.fnmatch_lines(["*<kill-timeout reached>*"])
+    assert "SPREAD-PGID" not in result.stdout.str()
+    assert "+ echo started" in result.stdout.str()
+
+
 def test_artifacts_are_fetched_even_on_failure(pytester, machine, run, tmp_path):
     pytester.makefile(".yaml", spread=spread_yaml(machine))
     write_tasks(

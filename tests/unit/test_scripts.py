@@ -630,3 +630,27 @@ def test_late_output_split_streams(output, errors, message):
 )
 def test_tail(count, shown):
     assert scripts.tail(lines(1, count).strip()) == shown
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (b"<SPREAD-PGID 4242>\n+ true\n", (4242, b"+ true\n")),
+        (b"<SPREAD-PGID 7>\n", (7, b"")),
+        (b"+ true\n", (None, b"+ true\n")),  # no /proc: nothing was printed
+        (b"<SPREAD-PGID 42", (None, b"<SPREAD-PGID 42")),  # not a whole line yet
+        (b"<SPREAD-PGID x>\nout\n", (None, b"<SPREAD-PGID x>\nout\n")),
+    ],
+)
+def test_the_process_group_line_is_taken_out_of_the_output(output, expected):
+    assert scripts.split_group(output) == expected
+
+
+def test_the_process_group_line_prints_the_group_of_the_shell():
+    done = subprocess.run(
+        ["setsid", "bash", "-c", scripts.REPORT_GROUP + "echo $$"],
+        capture_output=True,
+        check=True,
+    )
+    group, rest = scripts.split_group(done.stdout)
+    assert group == int(rest)  # setsid: the shell leads its own group
