@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 LANE = "_spread_lane"  # the parametrized argument: the job's lane and variant
 RUN = pytest.StashKey["JobRun"]()
+NEEDS_SPREAD = "a test on Spread machines: run it with pytest --spread"
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def _spread_run(request: pytest.FixtureRequest, _spread_lane: Job | None) -> Job
     """
     item = request.node
     if not spread_enabled(request.config):
-        pytest.skip("a test on Spread machines: run it with pytest --spread")
+        pytest.skip(NEEDS_SPREAD)
     from pytest_spread.machines.jobs import JobRun
     from pytest_spread.plugin.collect import as_pytest_outcome, start_job
     from pytest_spread.plugin.items import job_of
@@ -63,7 +64,7 @@ def _spread_run(request: pytest.FixtureRequest, _spread_lane: Job | None) -> Job
 
     job = job_of(item)
     if job is None:
-        pytest.skip("a test on Spread machines: run it with pytest --spread")
+        pytest.skip(NEEDS_SPREAD)
     run = JobRun(pool_for(request.config), job)
 
     def restore() -> None:

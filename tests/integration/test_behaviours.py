@@ -10,14 +10,6 @@ import pytest
 from .test_lifecycle import ORDER_LOG, logged, spread_yaml, write_tasks
 
 
-@pytest.fixture
-def run(pytester: pytest.Pytester):
-    def run(*args: str) -> pytest.RunResult:
-        return pytester.runpytest("--spread", "-p", "no:cacheprovider", *args)
-
-    return run
-
-
 def test_match_and_nomatch_messages(pytester, machine, run):
     pytester.makefile(".yaml", spread=spread_yaml(machine))
     write_tasks(

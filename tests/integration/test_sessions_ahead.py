@@ -101,11 +101,3 @@ def test_a_script_reading_stdin_gets_nothing_and_the_program_goes_on(pytester, m
     result = run()
     result.assert_outcomes(passed=1)
     assert machine.path("/root/went-on").read_text() == "0\n"
-
-
-@pytest.fixture
-def run(pytester: pytest.Pytester):
-    def run(*args: str) -> pytest.RunResult:
-        return pytester.runpytest("--spread", "-p", "no:cacheprovider", *args)
-
-    return run
